@@ -1,0 +1,96 @@
+"""Device families as plugins.
+
+Each family package (``drivers.<family>``) exposes a ``FAMILY`` object and registers it under the
+``passerelle.families`` entry-point group in pyproject.toml. The core loads them by entry point only,
+so it never imports a device library itself, and a family that fails to import (a missing system
+library) disables that family with the reason instead of stopping the daemon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import logging
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from daemon.driver import Driver, DriverContext
+
+ENTRY_POINT_GROUP = "passerelle.families"
+log = logging.getLogger(__name__)
+
+
+class FamilySection(BaseModel):
+    """Fields every family section has. A family's own section model subclasses this."""
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CliCommands:
+    """Where families hang their commands: ``top`` is ``passerelle <cmd>``, ``simulate`` is
+    ``passerelle simulate <cmd>``."""
+
+    top: argparse._SubParsersAction[argparse.ArgumentParser]
+    simulate: argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+class Family(Protocol):
+    @property
+    def name(self) -> str:
+        """Config section and ``device.family`` value, e.g. "scanner"."""
+        ...
+
+    @property
+    def section_model(self) -> type[FamilySection]:
+        """Pydantic model of the family's configuration section (devices list and options)."""
+        ...
+
+    @property
+    def event_models(self) -> Mapping[str, type[BaseModel]]:
+        """Schema id ("passerelle.scan/1") -> model of the event's ``data``, for JSON Schema/AsyncAPI."""
+        ...
+
+    @property
+    def channels(self) -> Mapping[str, str]:
+        """Topic leaf -> schema id it carries, e.g. {"scan": "passerelle.scan/1"} (for AsyncAPI/docs)."""
+        ...
+
+    def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
+        """One driver per device source described by the (already validated) section."""
+        ...
+
+    def add_cli_commands(self, commands: CliCommands) -> None:
+        """Register family commands (``passerelle decode``, ``passerelle simulate card``…). Each parser
+        sets ``handler=callable(args) -> int`` (the exit code) with ``set_defaults``."""
+        ...
+
+    def demo(self, workdir: Path) -> AbstractAsyncContextManager[dict[str, Any] | None]:
+        """Start this family's simulators with realistic traffic; yield the config section (as plain
+        data) that points the real drivers at them, or None when the simulator cannot run here."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyLoadError:
+    name: str
+    reason: str
+
+
+def load_families() -> tuple[dict[str, Family], list[FamilyLoadError]]:
+    families: dict[str, Family] = {}
+    errors: list[FamilyLoadError] = []
+    for entry in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            family: Family = entry.load()
+        except Exception as exc:  # a broken family must not take the daemon down
+            log.warning("device family %s unavailable: %s", entry.name, exc)
+            errors.append(FamilyLoadError(entry.name, f"{type(exc).__name__}: {exc}"))
+            continue
+        families[family.name] = family
+    return families, errors
