@@ -40,6 +40,16 @@ class CliCommands:
     simulate: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
+@dataclass(frozen=True, slots=True)
+class DoctorCheck:
+    """One line of ``passerelle doctor``: what was checked, whether it is fine, and the fix."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None  # a command or action that fixes it, shown when not ok
+
+
 class Family(Protocol):
     @property
     def name(self) -> str:
@@ -68,6 +78,10 @@ class Family(Protocol):
     def add_cli_commands(self, commands: CliCommands) -> None:
         """Register family commands (``passerelle decode``, ``passerelle simulate card``…). Each parser
         sets ``handler=callable(args) -> int`` (the exit code) with ``set_defaults``."""
+        ...
+
+    def doctor(self, section: FamilySection | None) -> Sequence[DoctorCheck]:
+        """Environment checks for this family (system packages, device node permissions…)."""
         ...
 
     def demo(self, workdir: Path) -> AbstractAsyncContextManager[dict[str, Any] | None]:
