@@ -1,0 +1,198 @@
+"""Classify and decode one scan's text into the normalized ``ScanPayload``.
+
+Pure and deterministic (``today`` drives the GS1 century rule): the serial driver, the HID driver
+and ``passerelle decode`` all end here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date
+
+from drivers.scanner.aim import GS1_SYMBOLOGIES, QR_LIKE, split_aim
+from drivers.scanner.checks import gs1_check_ok
+from drivers.scanner.french import ean13_kind, two_d_doc_header
+from drivers.scanner.gs1 import GS, GS1Decoded, decode_digital_link, decode_gs1
+from drivers.scanner.hibc import decode_hibc, looks_like_hibc
+from drivers.scanner.payload import GS1Element, Kind, Problem, ScanPayload
+
+# Private-use or pictographic characters some scanners or wedges emit instead of a real GS.
+DEFAULT_GS_STAND_INS = ("\uf71b", "\u241d")
+_ISO15434_HEADER = "[)>\x1e"
+# The e-prescription / ApCV QR codes are opaque tokens: we only recognise "one long token".
+_OPAQUE_TOKEN = re.compile(r"[A-Za-z0-9+/=_.~:-]{10,512}")
+_ALLOWED_CONTROLS = {GS, "\x1e", "\x04", "\x1f"}
+
+
+def normalize_stand_ins(text: str, stand_ins: Iterable[str] = DEFAULT_GS_STAND_INS) -> str:
+    for stand_in in stand_ins:
+        if stand_in:
+            text = text.replace(stand_in, GS)
+    return text
+
+
+def decode_bytes(
+    raw: bytes,
+    *,
+    today: date | None = None,
+    problems: Iterable[Problem] = (),
+    stand_ins: Iterable[str] = DEFAULT_GS_STAND_INS,
+) -> ScanPayload:
+    """Bytes from a raw (serial) scanner: UTF-8, or a ``not_utf8`` problem with the bad bytes shown
+    as ``\\xNN`` escapes in ``raw`` so support staff can read them."""
+    extra = list(problems)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", "backslashreplace")
+        extra.append(Problem.NOT_UTF8)
+    return decode_text(text, today=today, problems=extra, stand_ins=stand_ins)
+
+
+def _gs1_payload(raw: str, symbology: str | None, decoded: GS1Decoded, extra: list[Problem]) -> ScanPayload:
+    problems = _merge(extra, decoded.problems)
+    return ScanPayload(
+        raw=raw,
+        symbology=symbology,
+        kind="gs1",
+        valid=decoded.parsed and not problems,
+        problems=problems,
+        gtin=decoded.gtin,
+        lot=decoded.lot,
+        serial=decoded.serial,
+        expiry=decoded.expiry,
+        production_date=decoded.production_date,
+        cip13=decoded.cip13,
+        elements=decoded.elements if decoded.parsed else None,
+    )
+
+
+def _merge(*groups: Iterable[Problem]) -> list[Problem]:
+    seen: list[Problem] = []
+    for group in groups:
+        for problem in group:
+            if problem not in seen:
+                seen.append(problem)
+    return seen
+
+
+def _simple(
+    raw: str, symbology: str | None, kind: Kind, problems: list[Problem], **fields: object
+) -> ScanPayload:
+    return ScanPayload.model_validate(
+        {
+            "raw": raw,
+            "symbology": symbology,
+            "kind": kind,
+            "valid": not problems,
+            "problems": problems,
+            **fields,
+        }
+    )
+
+
+def _digits(raw: str, symbology: str | None, data: str, extra: list[Problem]) -> ScanPayload | None:
+    n = len(data)
+    check = [] if gs1_check_ok(data) else [Problem.CHECK_DIGIT_INVALID]
+    if n == 13:
+        kind = ean13_kind(data)
+        return _simple(
+            raw,
+            symbology,
+            kind,
+            _merge(extra, check),
+            gtin=data.zfill(14),
+            cip13=data if kind == "cip13" else None,
+        )
+    if n == 8:
+        return _simple(raw, symbology, "ean8", _merge(extra, check), gtin=data.zfill(14))
+    if n == 12:
+        return _simple(raw, symbology, "upc_a", _merge(extra, check), gtin=data.zfill(14))
+    if n == 14:
+        cip13 = data[1:] if data.startswith("03400") and not data.startswith("034008") else None
+        return _simple(raw, symbology, "gtin14", _merge(extra, check), gtin=data, cip13=cip13)
+    if n == 11:  # RPPS: prescriber, Code 128 on paper prescriptions. Key algorithm not checked.
+        return _simple(raw, symbology, "rpps", extra, identifier=data)
+    if n == 9:  # FINESS / AM number of the prescribing facility
+        return _simple(raw, symbology, "finess", extra, identifier=data)
+    return None
+
+
+def decode_text(
+    text: str,
+    *,
+    today: date | None = None,
+    problems: Iterable[Problem] = (),
+    stand_ins: Iterable[str] = DEFAULT_GS_STAND_INS,
+) -> ScanPayload:
+    """Decode one complete scan. ``problems`` come from the transport (terminator missing…)."""
+    today = today or date.today()
+    extra = list(problems)
+    raw = normalize_stand_ins(text, stand_ins)
+    symbology, data = split_aim(raw)
+    if not data:
+        return _simple(raw, symbology, "text", _merge(extra, [Problem.EMPTY]))
+
+    if data.startswith(_ISO15434_HEADER):
+        complete = data.endswith("\x1e\x04") and data[4:6].isdigit()
+        return _simple(raw, symbology, "iso15434", _merge(extra, [] if complete else [Problem.TRUNCATED]))
+
+    lowered = data.lower()
+    if lowered.startswith(("http://", "https://")):
+        link = decode_digital_link(data, today)
+        if link is not None:
+            linked = _gs1_payload(raw, symbology, link, extra)
+            linked.url = data
+            return linked
+        return _simple(raw, symbology, "url", extra, url=data)
+
+    if symbology in GS1_SYMBOLOGIES or (GS in data and data.lstrip(GS)[:2].isdigit()) or data.startswith("("):
+        gs1 = decode_gs1(data, today)
+        if gs1.parsed or symbology in GS1_SYMBOLOGIES or GS in data:
+            return _gs1_payload(raw, symbology, gs1, extra)
+
+    if looks_like_hibc(data):
+        hibc = decode_hibc(data, today)
+        h = hibc.data
+        return _simple(
+            raw,
+            symbology,
+            "hibc",
+            _merge(extra, hibc.problems),
+            hibc=h,
+            lot=h.lot,
+            serial=h.serial,
+            expiry=h.expiry,
+            production_date=h.production_date,
+        )
+
+    header = two_d_doc_header(data)
+    if header is not None:
+        return _simple(raw, symbology, "two_d_doc", extra, two_d_doc=header)
+
+    if data[0] in "=&" and len(data) >= 3 and data[1].isalnum():
+        return _simple(raw, symbology, "iccbba", extra)
+
+    if data.isascii() and data.isdigit():
+        numeric = _digits(raw, symbology, data, extra)
+        if numeric is not None:
+            return numeric
+        if len(data) > 16 and data.startswith(("01", "02")):
+            gs1 = decode_gs1(data, today)
+            if gs1.parsed:
+                return _gs1_payload(raw, symbology, gs1, extra)
+    elif data[:2] in ("01", "02") and data[2:16].isdigit() and len(data) > 16:
+        gs1 = decode_gs1(data, today)  # a GS1 string whose FNC1/AIM prefix was not transmitted
+        if gs1.parsed:
+            return _gs1_payload(raw, symbology, gs1, extra)
+
+    if (symbology is None or symbology in QR_LIKE) and _OPAQUE_TOKEN.fullmatch(data):
+        # Ordonnance numérique / ApCV QR: opaque, classified by exclusion, never corrected.
+        return _simple(raw, symbology, "e_prescription", extra, identifier=data)
+
+    controls = [] if all(ch >= " " or ch in _ALLOWED_CONTROLS for ch in data) else [Problem.CONTROL_CHARACTER]
+    return _simple(raw, symbology, "text", _merge(extra, controls))
+
+
+__all__ = ["DEFAULT_GS_STAND_INS", "GS1Element", "decode_bytes", "decode_text", "normalize_stand_ins"]

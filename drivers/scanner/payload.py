@@ -1,0 +1,104 @@
+"""The normalized scan payload: the ``data`` of every ``passerelle.scan/1`` event.
+
+Consumers (billing and traceability software) rely on these field names and on the problem codes
+staying stable; a breaking change bumps the schema id.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+SCAN_SCHEMA = "passerelle.scan/1"
+
+Kind = Literal[
+    "gs1",
+    "hibc",
+    "cip13",
+    "acl13",
+    "ucd13",
+    "ean13",
+    "ean8",
+    "upc_a",
+    "gtin14",
+    "e_prescription",
+    "rpps",
+    "finess",
+    "two_d_doc",
+    "iso15434",
+    "iccbba",
+    "url",
+    "text",
+]
+
+
+class Problem(StrEnum):
+    """Stable problem codes. Add new codes; never rename or reuse one."""
+
+    CHECK_DIGIT_INVALID = "check_digit_invalid"
+    MISSING_SEPARATOR_SUSPECTED = "missing_separator_suspected"
+    INVALID_DATE = "invalid_date"
+    UNKNOWN_AI = "unknown_ai"
+    INVALID_FORMAT = "invalid_format"
+    NOT_UTF8 = "not_utf8"
+    TRUNCATED = "truncated"  # the source ended or was cut mid-scan (EOF, unplug, oversize)
+    EMPTY = "empty"
+    TERMINATOR_MISSING = "terminator_missing"  # ended by the idle gap, not by CR/LF/Tab
+    EVENTS_DROPPED = "events_dropped"  # the kernel reported SYN_DROPPED during the scan
+    UNMAPPED_KEY = "unmapped_key"  # a key the layout cannot turn into a character
+    TOO_LONG = "too_long"  # longer than the configured maximum; the rest was discarded
+    CONTROL_CHARACTER = "control_character"  # an unexpected control character in the data
+
+
+class GS1Element(BaseModel):
+    ai: str
+    value: str
+
+
+class HibcData(BaseModel):
+    lic: str | None = None  # labeler identification code (4 characters, first a letter)
+    pcn: str | None = None  # product or catalogue number
+    unit: int | None = None  # unit of measure digit
+    lot: str | None = None
+    serial: str | None = None
+    expiry: date | None = None
+    production_date: date | None = None
+    quantity: int | None = None
+    link: str | None = None  # secondary-only symbols: the link character to the primary's check
+
+
+class TwoDDocHeader(BaseModel):
+    version: int
+    ca_id: str  # certification authority
+    certificate_id: str
+    document_date: date | None
+    signature_date: date | None
+    document_type: str
+    perimeter: str | None = None
+    country: str | None = None
+
+
+class ScanPayload(BaseModel):
+    """One scan, decoded as far as we can without guessing."""
+
+    raw: str = Field(description="the exact text received, GS (0x1D) kept, AIM prefix kept")
+    symbology: str | None = Field(default=None, description="AIM symbology identifier, e.g. ']d2'")
+    kind: Kind
+    valid: bool
+    problems: list[Problem] = Field(default_factory=list)
+    gtin: str | None = None
+    lot: str | None = None
+    serial: str | None = None
+    expiry: date | None = None
+    production_date: date | None = None
+    cip13: str | None = None
+    elements: list[GS1Element] | None = None
+    hibc: HibcData | None = None
+    identifier: str | None = Field(
+        default=None, description="opaque identifier: RPPS, FINESS, e-prescription/ApCV QR content"
+    )
+    two_d_doc: TwoDDocHeader | None = None
+    url: str | None = None
