@@ -9,6 +9,7 @@ library) disables that family with the reason instead of stopping the daemon.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.metadata
 import logging
 from collections.abc import Mapping, Sequence
@@ -96,7 +97,8 @@ class FamilyLoadError:
     reason: str
 
 
-def load_families() -> tuple[dict[str, Family], list[FamilyLoadError]]:
+@functools.cache
+def _load_families() -> tuple[dict[str, Family], list[FamilyLoadError]]:
     families: dict[str, Family] = {}
     errors: list[FamilyLoadError] = []
     for entry in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
@@ -108,3 +110,9 @@ def load_families() -> tuple[dict[str, Family], list[FamilyLoadError]]:
             continue
         families[family.name] = family
     return families, errors
+
+
+def load_families() -> tuple[dict[str, Family], list[FamilyLoadError]]:
+    """The installed families (loaded once per process) and those that failed to load."""
+    families, errors = _load_families()
+    return dict(families), list(errors)

@@ -1,0 +1,358 @@
+"""The daemon: wires configuration, drivers, outbox, publisher and supervision together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from daemon import __version__
+from daemon.config import LoadedConfig
+from daemon.driver import Driver, DriverContext, DriverEvent, DriverItem, RequestHandler
+from daemon.events import LOSS_SCHEMA, LossData, envelope_json, loss_json
+from daemon.family import Family, FamilyLoadError
+from daemon.inventory import Inventory
+from daemon.metrics import Metrics
+from daemon.outbox import DroppedRows, Outbox, OutboxRow
+from daemon.publisher import Publisher
+from daemon.requests import RequestRouter
+from daemon.retained import RetainedStore
+from daemon.sdnotify import Notifier, watchdog_interval
+from daemon.supervisor import DriverStatus, Supervisor
+from daemon.topics import Topics
+
+log = logging.getLogger(__name__)
+
+INGEST_WINDOW = 256  # events a driver may have handed over but not yet committed
+STATUS_INTERVAL = 1.0
+SHUTDOWN_DRAIN_SECONDS = 2.0  # on SIGTERM, give the publisher this long to empty the outbox
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: LoadedConfig,
+        families: Mapping[str, Family],
+        family_errors: list[FamilyLoadError] | None = None,
+    ) -> None:
+        self.config = config
+        self.settings = config.settings
+        self.families = dict(families)
+        self.family_errors = family_errors or []
+        self.topics = Topics(self.settings.base_topic)
+        self.retained = RetainedStore()
+        self.inventory = Inventory(self.topics, self.retained)
+        self.metrics = Metrics()
+        self.notifier = Notifier()
+        self.outbox = Outbox(
+            self.settings.outbox_path,
+            max_events=self.settings.outbox.max_events,
+            max_bytes=self.settings.outbox.max_bytes,
+            when_full=self.settings.outbox.when_full,
+            loss_event=self._loss_event,
+        )
+        self.outbox.on_full = self._on_outbox_full
+        self.drivers: list[Driver] = []
+        self.driver_family: dict[str, Family] = {}
+        self.supervisor = Supervisor([], self._ingest, on_change=self._publish_health)
+        self.router = RequestRouter(self._core_handlers(), self._driver_handlers)
+        self.publisher = Publisher(
+            self.settings.mqtt,
+            client_id=self.settings.client_id,
+            topics=self.topics,
+            outbox=self.outbox,
+            retained=self.retained,
+            router=self.router,
+        )
+        self.publisher.stats.on_published = self._on_published
+        self._windows: dict[str, asyncio.Semaphore] = {}
+        self.ready_at: float | None = None
+        self._tasks_alive = False
+        self._counted_restarts: dict[str, int] = {}
+        self._counted_dropped = 0
+        self.started_at = time.monotonic()
+
+    # -- building --------------------------------------------------------------------------------
+
+    def build_drivers(self) -> None:
+        context = DriverContext(
+            station=self.settings.station,
+            state_dir=self.settings.state_directory,
+            runtime_dir=self.settings.state_directory / "run",
+        )
+        for error in self.family_errors:
+            self.inventory.disable(error.name, "-", f"family unavailable: {error.reason}")
+        for name, problems in self.config.section_problems.items():
+            self.inventory.disable(name, "-", "invalid configuration: " + "; ".join(problems))
+            self.supervisor.disable(name, "invalid configuration")
+        for name, section in self.config.sections.items():
+            family = self.families[name]
+            if not section.enabled:
+                continue
+            try:
+                drivers = list(family.create_drivers(section, context))
+            except Exception as exc:  # one family's bug must not stop the others
+                log.exception("family %s could not build its drivers", name)
+                self.inventory.disable(name, "-", f"{type(exc).__name__}: {exc}")
+                continue
+            for driver in drivers:
+                self.drivers.append(driver)
+                self.driver_family[driver.name] = family
+        self.supervisor.drivers = self.drivers
+        self.supervisor.status.update(
+            {d.name: self.supervisor.status.get(d.name) or DriverStatus(d.name) for d in self.drivers}
+        )
+        for driver in self.drivers:
+            with contextlib.suppress(Exception):
+                for device in driver.devices():
+                    self.inventory.update(device)
+
+    # -- the event path --------------------------------------------------------------------------
+
+    async def _ingest(self, driver: Driver, item: DriverItem) -> None:
+        if not isinstance(item, DriverEvent):
+            self.inventory.update(item.device, item.removed)
+            return
+        family = self.driver_family[driver.name]
+        if not self.inventory.valid_id(item.device.id):
+            log.error("driver %s emitted an event for an invalid device id; dropped", driver.name)
+            self._fail_ack(item, ValueError("invalid device id"))
+            return
+        event_id, payload = envelope_json(self.settings.station, item)
+        self.metrics.events_received.labels(family=family.name).inc()
+        window = self._windows.setdefault(driver.name, asyncio.Semaphore(INGEST_WINDOW))
+        await window.acquire()
+        committed = self.outbox.submit(
+            event_id, self.topics.channel(_channel_of(family, item.schema)), payload
+        )
+        if item.retained_state:
+            self.retained.set(self.topics.device_state(item.device.id, item.retained_state), payload)
+
+        def settle(done: asyncio.Future[int]) -> None:
+            window.release()
+            error = done.exception()
+            if error is not None:
+                self.metrics.outbox_refused.inc()
+                self._fail_ack(item, error)
+            elif item.ack is not None and not item.ack.done():
+                item.ack.set_result(None)
+
+        committed.add_done_callback(settle)
+
+    @staticmethod
+    def _fail_ack(item: DriverEvent, error: BaseException) -> None:
+        if item.ack is not None and not item.ack.done():
+            item.ack.set_exception(error)
+        elif item.ack is None:
+            log.error("event from %s not stored: %s", item.device.id, error)
+
+    def _loss_event(self, dropped: DroppedRows) -> tuple[str, Any, bytes]:
+        data = LossData(
+            dropped=dropped.count,
+            first_event_id=dropped.first_event_id,
+            last_event_id=dropped.last_event_id,
+            reason="outbox full (policy drop_oldest)",
+        )
+        event_id, payload = loss_json(self.settings.station, data)
+        return self.topics.loss, event_id, payload
+
+    def _on_published(self, row: OutboxRow, seconds: float) -> None:
+        self.metrics.events_published.labels(result="ok").inc()
+        self.metrics.publish_latency.observe(seconds)
+
+    def _on_outbox_full(self, full: bool) -> None:
+        self.metrics.outbox_full.set(1 if full else 0)
+        self._publish_health()
+
+    # -- bridge topics and requests --------------------------------------------------------------
+
+    def _schemas(self) -> list[str]:
+        schemas = {LOSS_SCHEMA}
+        for family in self.families.values():
+            schemas.update(family.event_models)
+        return sorted(schemas)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "version": __version__,
+            "station": self.settings.station,
+            "base_topic": self.topics.base,
+            "schemas": self._schemas(),
+            "families": sorted(self.families),
+            "unavailable_families": {e.name: e.reason for e in self.family_errors},
+            "drivers": [{"name": d.name, "family": self.driver_family[d.name].name} for d in self.drivers],
+            "commands": self.router.commands(),
+            "config": self.settings.summary(),
+        }
+
+    def health(self) -> dict[str, Any]:
+        problems: list[str] = []
+        status = "green"
+        if self.outbox.full:
+            status = "red"
+            problems.append(f"outbox full ({self.outbox.count} events); policy {self.outbox.when_full}")
+        if not self.publisher.stats.connected:
+            status = "red" if status == "red" else "yellow"
+            problems.append("broker not connected: events are stored and will be published on reconnect")
+        for name, driver_status in self.supervisor.status.items():
+            if driver_status.state in ("backoff", "disabled"):
+                status = "red" if status == "red" else "yellow"
+                problems.append(f"driver {name} {driver_status.state}: {driver_status.last_error}")
+        return {
+            "status": status,
+            "problems": problems,
+            "broker": {
+                "connected": self.publisher.stats.connected,
+                "connects": self.publisher.stats.connects_total,
+                "last_error": self.publisher.stats.last_error,
+            },
+            "outbox": {
+                "pending": self.outbox.count,
+                "bytes": self.outbox.size,
+                "full": self.outbox.full,
+                "oldest_age_seconds": round(time.time() - self.outbox.oldest_created_at, 3)
+                if self.outbox.oldest_created_at
+                else 0.0,
+                "refused": self.outbox.refused_total,
+                "dropped": self.outbox.dropped_total,
+            },
+            "drivers": {name: s.as_dict() for name, s in self.supervisor.status.items()},
+        }
+
+    def _publish_health(self) -> None:
+        health = self.health()
+        health.pop("drivers")  # the retained summary stays stable; the request gives the details
+        health["outbox"] = {k: health["outbox"][k] for k in ("full", "refused", "dropped")}
+        self.retained.set(self.topics.health, json.dumps(health, sort_keys=True).encode())
+
+    def _core_handlers(self) -> dict[str, RequestHandler]:
+        async def ping(_: Mapping[str, Any]) -> Any:
+            return {"pong": True, "version": __version__}
+
+        async def info(_: Mapping[str, Any]) -> Any:
+            return self.info()
+
+        async def devices(_: Mapping[str, Any]) -> Any:
+            return self.inventory.snapshot()
+
+        async def health(_: Mapping[str, Any]) -> Any:
+            return self.health()
+
+        return {"ping": ping, "info": info, "devices": devices, "health": health}
+
+    def _driver_handlers(self) -> dict[str, RequestHandler]:
+        handlers: dict[str, RequestHandler] = {}
+        for driver in self.drivers:
+            with contextlib.suppress(Exception):
+                handlers.update(driver.request_handlers())
+        return handlers
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def status_line(self) -> str:
+        running = sum(1 for s in self.supervisor.status.values() if s.state == "running")
+        broker = "connected" if self.publisher.stats.connected else "disconnected"
+        return (
+            f"drivers {running}/{len(self.supervisor.status)} running; broker {broker}; "
+            f"outbox {self.outbox.count} pending{' FULL' if self.outbox.full else ''}"
+        )
+
+    def core_healthy(self) -> bool:
+        """What gates the watchdog: the parts without which nothing is stored or sent."""
+        return self._tasks_alive
+
+    async def run(self, stop: asyncio.Event) -> int:
+        await self.outbox.open()  # OutboxError propagates: reported by the CLI, exit 73
+        if self.settings.metrics.enabled:
+            self.metrics.serve(self.settings.metrics.address, self.settings.metrics.port)
+        self.build_drivers()
+        self.retained.set(self.topics.info, json.dumps(self.info(), sort_keys=True).encode())
+        self.inventory.publish()
+        self._publish_health()
+        self._tasks_alive = True
+        publisher = asyncio.create_task(self.publisher.run(), name="publisher")
+        supervisor = asyncio.create_task(self.supervisor.run(), name="supervisor")
+        status = asyncio.create_task(self._status_loop(), name="status")
+        for task in (publisher, supervisor):
+            task.add_done_callback(self._core_task_done)
+        self.ready_at = time.monotonic()
+        self.notifier.ready(self.status_line())
+        log.info("passerelle %s ready: %s", __version__, self.status_line())
+        try:
+            await stop.wait()
+        finally:
+            self.notifier.stopping()
+            log.info("stopping: %s", self.status_line())
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
+            await self._drain_briefly()
+            self.inventory.all_offline()
+            await asyncio.sleep(
+                0.2 if self.publisher.stats.connected else 0
+            )  # let retained offline states go
+            await self.publisher.stop()
+            publisher.cancel()
+            status.cancel()
+            await asyncio.gather(publisher, status, return_exceptions=True)
+            await self.outbox.close()
+            self.notifier.close()
+            log.info("stopped; %d events remain in the outbox for the next start", self.outbox.count)
+        return 0
+
+    async def _drain_briefly(self) -> None:
+        deadline = time.monotonic() + SHUTDOWN_DRAIN_SECONDS
+        # A short poll: the outbox has no "empty" event and this runs once, at shutdown.
+        while self.outbox.count and self.publisher.stats.connected and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+    def _core_task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._tasks_alive = False
+            log.critical("core task %s died: %r", task.get_name(), task.exception())
+
+    async def _status_loop(self) -> None:
+        watchdog = watchdog_interval()
+        last_watchdog = 0.0
+        last_status = ""
+        while True:
+            now = time.monotonic()
+            if watchdog is not None and now - last_watchdog >= watchdog and self.core_healthy():
+                self.notifier.watchdog()
+                last_watchdog = now
+            line = self.status_line()
+            if line != last_status:
+                self.notifier.status(line)
+                last_status = line
+                self._publish_health()
+            self._refresh_metrics()
+            await asyncio.sleep(min(STATUS_INTERVAL, watchdog or STATUS_INTERVAL))
+
+    def _refresh_metrics(self) -> None:
+        m = self.metrics
+        m.outbox_pending.set(self.outbox.count)
+        m.outbox_bytes.set(self.outbox.size)
+        oldest = self.outbox.oldest_created_at
+        m.outbox_oldest.set(time.time() - oldest if oldest else 0)
+        m.mqtt_connected.set(1 if self.publisher.stats.connected else 0)
+        for name, status in self.supervisor.status.items():
+            m.driver_up.labels(driver=name).set(1 if status.state == "running" else 0)
+            new_restarts = status.restarts - self._counted_restarts.get(name, 0)
+            if new_restarts > 0:
+                m.driver_restarts.labels(driver=name).inc(new_restarts)
+                self._counted_restarts[name] = status.restarts
+        if self.outbox.dropped_total > self._counted_dropped:
+            m.outbox_dropped.inc(self.outbox.dropped_total - self._counted_dropped)
+            self._counted_dropped = self.outbox.dropped_total
+
+
+def _channel_of(family: Family, schema: str) -> str:
+    """The family channel carrying ``schema``; a family with one channel uses it for every schema."""
+    channels = family.channels
+    for channel, channel_schema in channels.items():
+        if channel_schema == schema:
+            return channel
+    return next(iter(channels), family.name)

@@ -1,0 +1,201 @@
+"""``passerelle`` command line. Device families add their own commands through their plugin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from daemon import __version__
+from daemon.config import EX_CONFIG, ConfigError, check_config, load_config
+from daemon.family import CliCommands, load_families
+from daemon.logs import setup_logging
+from daemon.outbox import OutboxError
+
+EX_CANTCREAT = 73
+log = logging.getLogger("passerelle")
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="TOML file (default: $CONFIGURATION_DIRECTORY/config.toml, else /etc/passerelle/config.toml)",
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from daemon.app import Daemon
+
+    families, family_errors = load_families()
+    try:
+        config = load_config(args.config, families)
+    except ConfigError as exc:
+        setup_logging()
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return EX_CONFIG
+    setup_logging(config.settings.logging.level, config.settings.logging.format)
+    for lines in config.section_problems.values():
+        for line in lines:
+            log.error("configuration: %s (this family is disabled)", line)
+    daemon = Daemon(config, families, family_errors)
+    try:
+        return run_until_signalled(daemon.run)
+    except OutboxError as exc:
+        log.critical("%s", exc)
+        return EX_CANTCREAT
+
+
+def run_until_signalled(main: object) -> int:
+    """Run ``main(stop_event)``; SIGTERM/SIGINT start a graceful stop, a second one exits at once."""
+
+    async def runner() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_signal(signum: int) -> None:
+            if stop.is_set():
+                log.warning("second %s: exiting now", signal.Signals(signum).name)
+                os._exit(1)
+            log.info("%s received: stopping gracefully", signal.Signals(signum).name)
+            stop.set()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal, signum)
+        result: int = await main(stop)  # type: ignore[operator]
+        return result
+
+    return asyncio.run(runner())
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    families, _ = load_families()
+    problems = check_config(args.config, families)
+    for line in problems:
+        print(line)
+    if problems:
+        return EX_CONFIG
+    print("configuration is valid")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from daemon.schema import asyncapi, dumps, event_schemas, schema_file_name
+
+    families, _ = load_families()
+    schemas = event_schemas(families)
+    if args.write is None:
+        print(dumps({"events": schemas, "asyncapi": asyncapi(families)}), end="")
+        return 0
+    import yaml
+
+    out: Path = args.write
+    (out / "schema").mkdir(parents=True, exist_ok=True)
+    for old in (out / "schema").glob("*.json"):
+        old.unlink()
+    for schema_id, schema in schemas.items():
+        (out / "schema" / schema_file_name(schema_id)).write_text(dumps(schema))
+    (out / "asyncapi.yaml").write_text(yaml.safe_dump(asyncapi(families), sort_keys=True, allow_unicode=True))
+    print(f"wrote {len(schemas)} schemas and asyncapi.yaml under {out}")
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    from daemon.tail import tail
+
+    return tail(args)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from daemon.doctor import doctor
+
+    return doctor(args.config)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from daemon.demo import demo
+
+    result: int = demo(args)
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="passerelle", description="Counter hardware as durable MQTT events."
+    )
+    parser.add_argument("--version", action="version", version=f"passerelle {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the daemon (what the systemd service does)")
+    _config_arg(run)
+    run.set_defaults(handler=cmd_run)
+
+    demo = commands.add_parser(
+        "demo", help="zero-setup demo: private broker, daemon, every simulator, live view"
+    )
+    _config_arg(demo)
+    demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    demo.add_argument("--quiet", action="store_true", help="no live view of events")
+    demo.set_defaults(handler=cmd_demo)
+
+    tail = commands.add_parser("tail", help="subscribe and pretty-print what the daemon publishes")
+    _config_arg(tail)
+    tail.add_argument("--host", default=None)
+    tail.add_argument("--port", type=int, default=None)
+    tail.add_argument("--base", default=None, help="base topic (default from the configuration)")
+    tail.add_argument("--family", action="append", default=None, help="only this family (repeatable)")
+    tail.add_argument("--raw", action="store_true", help="print payloads as received")
+    tail.add_argument("--count", type=int, default=None, help="exit after this many messages")
+    tail.set_defaults(handler=cmd_tail)
+
+    schema = commands.add_parser("schema", help="print JSON Schemas and the AsyncAPI document")
+    schema.add_argument(
+        "--write", type=Path, default=None, metavar="DIR", help="write docs/schema/*.json and asyncapi.yaml"
+    )
+    schema.set_defaults(handler=cmd_schema)
+
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    check = config_commands.add_parser(
+        "check", help="validate; one 'dotted.path: message' line per problem, exit 78"
+    )
+    _config_arg(check)
+    check.set_defaults(handler=cmd_config_check)
+
+    doctor = commands.add_parser(
+        "doctor", help="check broker, config, state directory, devices; say how to fix"
+    )
+    _config_arg(doctor)
+    doctor.set_defaults(handler=cmd_doctor)
+
+    simulate = commands.add_parser("simulate", help="run a device simulator")
+    simulate_commands = simulate.add_subparsers(dest="simulate_command", metavar="FAMILY", required=True)
+
+    families, _ = load_families()
+    for name, family in families.items():
+        try:
+            family.add_cli_commands(CliCommands(top=commands, simulate=simulate_commands))
+        except Exception as exc:  # one family's broken CLI must not break the others
+            log.warning("commands of family %s unavailable: %s", name, exc)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    result: int = handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""Configuration: a TOML file plus ``PASSERELLE_…`` environment overrides (nested with ``__``).
+
+The core sections are typed here. Each device family adds one section, typed by the family's own model
+and validated separately, so that a mistake in one family's section disables that family (with the
+reason in health and the inventory) instead of stopping the daemon; ``passerelle config check`` still
+reports it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from daemon.family import Family, FamilySection
+
+DEFAULT_CONFIG_PATH = Path("/etc/passerelle/config.toml")
+DEFAULT_STATE_DIR = Path("/var/lib/passerelle")
+EX_CONFIG = 78  # sysexits.h; the unit has RestartPreventExitStatus=78
+TOPIC_LEVEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+class ConfigError(Exception):
+    """Configuration problems, one ``dotted.path: message`` line each (never the offending value)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def default_station() -> str:
+    slug = re.sub(r"[^a-z0-9-]+", "-", socket.gethostname().lower()).strip("-")
+    return slug[:63] or "station"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TlsSettings(Strict):
+    enabled: bool = False
+    ca_file: Path | None = Field(None, description="CA bundle; system CAs when unset")
+    cert_file: Path | None = Field(None, description="client certificate (mutual TLS)")
+    key_file: Path | None = None
+    verify: bool = Field(True, description="verify the broker certificate; disabling logs a warning")
+
+
+class MqttSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    protocol: Literal["5", "3.1.1"] = "5"
+    client_id: str | None = Field(None, description="default: passerelle-<station>")
+    base_topic: str | None = Field(None, description="default: passerelle/<station>")
+    username: str | None = None
+    password: SecretStr | None = None
+    keepalive: int = Field(30, ge=5, le=3600)
+    max_inflight: int = Field(100, ge=1, le=65535, description="QoS 1 publishes awaiting PUBACK at once")
+    reconnect_min_seconds: float = Field(0.5, gt=0)
+    reconnect_max_seconds: float = Field(30.0, gt=0)
+    tls: TlsSettings = TlsSettings()
+
+    @field_validator("base_topic")
+    @classmethod
+    def _topic_shape(cls, value: str | None) -> str | None:
+        if value is not None and (
+            not value or value.startswith("/") or value.endswith("/") or any(c in value for c in "#+")
+        ):
+            raise ValueError("must be a topic without wildcards and without a leading or trailing '/'")
+        return value
+
+
+class OutboxSettings(Strict):
+    path: Path | None = Field(None, description="default: <state_directory>/outbox.sqlite3")
+    max_events: int = Field(1_000_000, ge=100)
+    max_bytes: int = Field(1 << 30, ge=1 << 20)
+    when_full: Literal["refuse", "drop_oldest"] = "refuse"
+
+
+class MetricsSettings(Strict):
+    enabled: bool = True
+    address: str = "127.0.0.1"
+    port: int = Field(9723, ge=0, le=65535)
+
+
+class LoggingSettings(Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["auto", "human", "json"] = Field(
+        "auto", description="auto: human on a terminal, else json"
+    )
+
+
+class CoreSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PASSERELLE_", env_nested_delimiter="__", extra="forbid")
+
+    station: str = Field(default_factory=default_station, description="workstation id, a topic level")
+    state_directory: Path = Field(
+        default_factory=lambda: Path(os.environ.get("STATE_DIRECTORY", str(DEFAULT_STATE_DIR)).split(":")[0])
+    )
+    mqtt: MqttSettings = MqttSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @field_validator("station")
+    @classmethod
+    def _station_is_topic_level(cls, value: str) -> str:
+        if not TOPIC_LEVEL.match(value):
+            raise ValueError("must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit")
+        return value
+
+    @property
+    def base_topic(self) -> str:
+        return self.mqtt.base_topic or f"passerelle/{self.station}"
+
+    @property
+    def client_id(self) -> str:
+        return self.mqtt.client_id or f"passerelle-{self.station}"
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.outbox.path or self.state_directory / "outbox.sqlite3"
+
+    def family_section(self, name: str) -> dict[str, Any]:
+        raw = getattr(self, name, None)
+        return dict(raw) if isinstance(raw, Mapping) else {}
+
+    def summary(self) -> dict[str, Any]:
+        """What ``bridge/info`` shows: no secrets, no file contents."""
+        return {
+            "station": self.station,
+            "mqtt": {
+                "host": self.mqtt.host,
+                "port": self.mqtt.port,
+                "protocol": self.mqtt.protocol,
+                "tls": self.mqtt.tls.enabled,
+                "tls_verify": self.mqtt.tls.verify,
+                "authenticated": self.mqtt.username is not None,
+            },
+            "outbox": {
+                "max_events": self.outbox.max_events,
+                "max_bytes": self.outbox.max_bytes,
+                "when_full": self.outbox.when_full,
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    settings: CoreSettings
+    sections: dict[str, FamilySection]  # valid family sections
+    section_problems: dict[str, list[str]]  # family -> problems (that family is disabled)
+    source: Path | None
+
+
+def resolve_config_path(explicit: Path | None) -> tuple[Path | None, bool]:
+    """Which file to read, and whether it must exist (a file the user named must)."""
+    if explicit is not None:
+        return explicit, True
+    config_dir = os.environ.get("CONFIGURATION_DIRECTORY")
+    if config_dir:
+        return Path(config_dir.split(":")[0]) / "config.toml", False
+    return DEFAULT_CONFIG_PATH, False
+
+
+def settings_class(families: Iterable[Family]) -> type[CoreSettings]:
+    """CoreSettings plus one raw section per family (validated later by the family's own model)."""
+    fields: dict[str, Any] = {f.name: (dict[str, Any], Field(default_factory=dict)) for f in families}
+    return create_model("Settings", __base__=CoreSettings, **fields)
+
+
+def format_problems(error: ValidationError, prefix: str = "") -> list[str]:
+    lines = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "(root)"
+        lines.append(f"{prefix}{path}: {item['msg']}")
+    return lines
+
+
+def load_config(
+    path: Path | None, families: Mapping[str, Family], overrides: Mapping[str, Any] | None = None
+) -> LoadedConfig:
+    """Read, validate and split the configuration. Raises ConfigError for core problems only.
+
+    ``overrides`` (used by the demo) take precedence over the environment and the file."""
+    config_path, must_exist = resolve_config_path(path)
+    if config_path is not None and not config_path.exists():
+        if must_exist:
+            raise ConfigError([f"config: file {config_path} does not exist"])
+        config_path = None
+    if config_path is not None:
+        try:
+            with config_path.open("rb") as fh:
+                tomllib.load(fh)  # parse once here for a clear message; the source re-reads it
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"config: {config_path} is not valid TOML ({exc})"]) from exc
+        except OSError as exc:
+            raise ConfigError([f"config: cannot read {config_path} ({exc.strerror})"]) from exc
+
+    base = settings_class(families.values())
+    toml_file = config_path
+
+    class Settings(base):  # type: ignore[valid-type,misc]
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+            if toml_file is not None:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+            return tuple(sources)
+
+    try:
+        settings: CoreSettings = Settings(**dict(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError(format_problems(exc)) from exc
+
+    sections: dict[str, FamilySection] = {}
+    problems: dict[str, list[str]] = {}
+    for name, family in families.items():
+        try:
+            sections[name] = family.section_model.model_validate(settings.family_section(name))
+        except ValidationError as exc:
+            problems[name] = format_problems(exc, prefix=f"{name}.")
+    return LoadedConfig(settings=settings, sections=sections, section_problems=problems, source=config_path)
+
+
+def check_config(path: Path | None, families: Mapping[str, Family]) -> list[str]:
+    """Every problem, core and family, as ``dotted.path: message`` lines; empty when valid."""
+    try:
+        loaded = load_config(path, families)
+    except ConfigError as exc:
+        return exc.problems
+    lines = [line for family_lines in loaded.section_problems.values() for line in family_lines]
+    tls = loaded.settings.mqtt.tls
+    if tls.enabled:
+        for name in ("ca_file", "cert_file", "key_file"):
+            value = getattr(tls, name)
+            if value is not None and not Path(value).is_file():
+                lines.append(f"mqtt.tls.{name}: file does not exist")
+        if (tls.cert_file is None) != (tls.key_file is None):
+            lines.append("mqtt.tls: cert_file and key_file go together")
+    return lines

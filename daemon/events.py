@@ -1,0 +1,89 @@
+"""The event envelope every published payload shares, and the core's own payload models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import uuid_utils
+from pydantic import BaseModel, ConfigDict, Field
+
+from daemon.driver import DeviceInfo, DriverEvent
+
+LOSS_SCHEMA = "passerelle.loss/1"
+STATE_SCHEMA = "passerelle.bridge-state/1"
+
+
+def new_event_id() -> UUID:
+    """UUIDv7: time-ordered, so the outbox index stays append-only (RFC 9562)."""
+    return UUID(bytes=uuid_utils.uuid7().bytes)
+
+
+def now() -> datetime:
+    """Aware local time: RFC 3339 with the workstation's offset, which billing staff read."""
+    return datetime.now(UTC).astimezone()
+
+
+class DeviceRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    family: str
+    driver: str
+    model: str | None = None
+
+    @classmethod
+    def of(cls, device: DeviceInfo) -> DeviceRef:
+        return cls(id=device.id, family=device.family, driver=device.driver, model=device.model)
+
+
+class Envelope(BaseModel):
+    """What every event payload looks like on the wire; ``data`` depends on ``schema``."""
+
+    model_config = ConfigDict(title="Passerelle event envelope")
+
+    schema_: str = Field(
+        alias="schema", description='Payload schema id and major version, e.g. "passerelle.scan/1"'
+    )
+    event_id: UUID = Field(description="UUIDv7; consumers deduplicate on it (delivery is at least once)")
+    occurred_at: datetime = Field(description="RFC 3339 with offset")
+    station: str
+    device: DeviceRef | None = Field(description="The device concerned; null for bridge-level events")
+    data: Any
+
+
+def envelope_json(station: str, event: DriverEvent) -> tuple[UUID, bytes]:
+    event_id = event.event_id or new_event_id()
+    envelope = Envelope(
+        schema=event.schema,
+        event_id=event_id,
+        occurred_at=event.occurred_at or now(),
+        station=station,
+        device=DeviceRef.of(event.device),
+        data=event.data,
+    )
+    return event_id, envelope.model_dump_json(by_alias=True).encode()
+
+
+class LossData(BaseModel):
+    """Published when the outbox was full and the drop-oldest policy discarded events."""
+
+    dropped: int = Field(description="How many stored events were discarded")
+    first_event_id: UUID | None
+    last_event_id: UUID | None
+    reason: str
+
+
+def loss_json(station: str, data: LossData) -> tuple[UUID, bytes]:
+    event_id = new_event_id()
+    envelope = Envelope(
+        schema=LOSS_SCHEMA, event_id=event_id, occurred_at=now(), station=station, device=None, data=data
+    )
+    return event_id, envelope.model_dump_json(by_alias=True).encode()
+
+
+class Availability(BaseModel):
+    """``bridge/state`` and ``<device_id>/availability`` (retained)."""
+
+    state: Literal["online", "offline", "disabled"]

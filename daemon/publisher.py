@@ -1,0 +1,249 @@
+"""MQTT publisher: drains the outbox oldest first with many QoS 1 publishes in flight, keeps retained
+topics current, and answers bridge requests.
+
+aiomqtt does not reconnect by itself: each attempt builds a fresh client (reusing one after a failed
+connect is a known source of bugs) and waits with capped, jittered exponential backoff, reset only
+after the connection stayed up for a while. A row leaves the outbox only after its PUBACK; a publish
+that failed may still reach the broker later (paho keeps it), which is why delivery is at least once
+and payloads carry event ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from daemon.config import MqttSettings
+from daemon.events import Availability
+from daemon.outbox import Outbox, OutboxRow
+from daemon.retained import RetainedStore
+from daemon.topics import Topics
+
+log = logging.getLogger(__name__)
+
+FETCH_PAGE = 500
+STABLE_AFTER_SECONDS = 30.0  # a connection that lasted this long resets the backoff
+ONLINE = Availability(state="online").model_dump_json().encode()
+OFFLINE = Availability(state="offline").model_dump_json().encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    command: str
+    payload: bytes
+    response_topic: str | None  # MQTT 5 Response Topic, when the requester set one
+    correlation_data: bytes | None
+
+
+# Answers a request with the response payload (never raises for bad input).
+RequestRouter = Callable[[Request], Awaitable[bytes]]
+
+
+class Backoff:
+    def __init__(self, minimum: float, maximum: float) -> None:
+        self.minimum, self.maximum = minimum, max(minimum, maximum)
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.maximum, self.minimum * (2**self.attempt))
+        self.attempt += 1
+        return random.uniform(ceiling / 2, ceiling)  # "equal jitter": never zero, never in lockstep
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class PublisherStats:
+    def __init__(self) -> None:
+        self.connected = False
+        self.connects_total = 0
+        self.published_total = 0
+        self.failed_total = 0
+        self.last_error: str | None = None
+        self.connected_since: float | None = None
+        self.on_published: Callable[[OutboxRow, float], None] | None = None  # row, seconds since commit
+
+
+class Publisher:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        *,
+        client_id: str,
+        topics: Topics,
+        outbox: Outbox,
+        retained: RetainedStore,
+        router: RequestRouter,
+    ) -> None:
+        self.settings = settings
+        self.client_id = client_id
+        self.topics = topics
+        self.outbox = outbox
+        self.retained = retained
+        self.router = router
+        self.stats = PublisherStats()
+        self._client: aiomqtt.Client | None = None
+        self._backoff = Backoff(settings.reconnect_min_seconds, settings.reconnect_max_seconds)
+
+    # -- connection loop -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Forever: connect, serve, and on any MQTT error reconnect after a backoff."""
+        if self.settings.tls.enabled and not self.settings.tls.verify:
+            log.warning(
+                "MQTT TLS certificate verification is DISABLED: "
+                "anyone on the network path can impersonate the broker"
+            )
+        while True:
+            started = time.monotonic()
+            try:
+                await self._session()
+            except aiomqtt.MqttError as exc:
+                self.stats.last_error = str(exc)
+                level = logging.WARNING if self._backoff.attempt == 0 else logging.DEBUG
+                log.log(
+                    level,
+                    "MQTT connection to %s:%d lost or refused: %s",
+                    self.settings.host,
+                    self.settings.port,
+                    exc,
+                )
+            finally:
+                self._client = None
+                self.stats.connected = False
+                self.stats.connected_since = None
+            if time.monotonic() - started > STABLE_AFTER_SECONDS:
+                self._backoff.reset()
+            await asyncio.sleep(self._backoff.next_delay())
+
+    def _make_client(self) -> aiomqtt.Client:
+        s = self.settings
+        v5 = s.protocol == "5"
+        tls_context: ssl.SSLContext | None = None
+        if s.tls.enabled:
+            tls_context = ssl.create_default_context(cafile=str(s.tls.ca_file) if s.tls.ca_file else None)
+            if s.tls.cert_file is not None:
+                tls_context.load_cert_chain(
+                    str(s.tls.cert_file), str(s.tls.key_file) if s.tls.key_file else None
+                )
+            if not s.tls.verify:
+                tls_context.check_hostname = False
+                tls_context.verify_mode = ssl.CERT_NONE
+        return aiomqtt.Client(
+            s.host,
+            s.port,
+            identifier=self.client_id,
+            username=s.username,
+            password=s.password.get_secret_value() if s.password else None,
+            protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
+            will=aiomqtt.Will(self.topics.state, OFFLINE, qos=1, retain=True),
+            clean_session=None if v5 else True,
+            keepalive=s.keepalive,
+            max_inflight_messages=s.max_inflight,
+            max_queued_outgoing_messages=None,
+            tls_context=tls_context,
+            timeout=10,
+        )
+
+    async def _session(self) -> None:
+        async with self._make_client() as client:
+            self._client = client
+            self.stats.connected = True
+            self.stats.connects_total += 1
+            self.stats.connected_since = time.time()
+            log.info("MQTT connected to %s:%d", self.settings.host, self.settings.port)
+            await client.publish(self.topics.state, ONLINE, qos=1, retain=True)  # birth, on every connect
+            await client.subscribe(self.topics.requests, qos=1)
+            self.retained.mark_all_dirty()
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._drain(client, group), name="mqtt-drain")
+                group.create_task(self._publish_retained(client), name="mqtt-retained")
+                group.create_task(self._serve_requests(client, group), name="mqtt-requests")
+
+    async def stop(self) -> None:
+        """Say goodbye explicitly: the Will is only for crashes."""
+        client = self._client
+        if client is None:
+            return
+        try:
+            await client.publish(self.topics.state, OFFLINE, qos=1, retain=True, timeout=2)
+        except aiomqtt.MqttError as exc:
+            log.warning("could not publish offline state: %s", exc)
+
+    # -- outbox drain ----------------------------------------------------------------------------
+
+    async def _drain(self, client: aiomqtt.Client, group: asyncio.TaskGroup) -> None:
+        slots = asyncio.Semaphore(self.settings.max_inflight)
+        last_seq = 0
+        while True:
+            self.outbox.clear_new_rows_flag()
+            rows = await self.outbox.fetch(last_seq, FETCH_PAGE)
+            if not rows:
+                await self.outbox.wait_for_rows()
+                continue
+            for row in rows:
+                await slots.acquire()
+                group.create_task(self._publish_row(client, row, slots))
+            last_seq = rows[-1].seq
+
+    async def _publish_row(self, client: aiomqtt.Client, row: OutboxRow, slots: asyncio.Semaphore) -> None:
+        try:
+            await client.publish(row.topic, row.payload, qos=1)
+        except aiomqtt.MqttError:
+            self.stats.failed_total += 1
+            raise  # ends the session; the row stays and is sent again after reconnecting
+        finally:
+            slots.release()
+        self.outbox.delete(row.seq, len(row.payload) + len(row.topic))
+        self.stats.published_total += 1
+        if self.stats.on_published is not None:
+            self.stats.on_published(row, time.time() - row.created_at)
+
+    # -- retained topics -------------------------------------------------------------------------
+
+    async def _publish_retained(self, client: aiomqtt.Client) -> None:
+        while True:
+            await self.retained.changed.wait()
+            dirty = self.retained.take_dirty()
+            try:
+                await asyncio.gather(
+                    *(client.publish(topic, payload, qos=1, retain=True) for topic, payload in dirty.items())
+                )
+            except aiomqtt.MqttError:
+                self.retained.restore_dirty(dirty)
+                raise
+
+    # -- requests --------------------------------------------------------------------------------
+
+    async def _serve_requests(self, client: aiomqtt.Client, group: asyncio.TaskGroup) -> None:
+        async for message in client.messages:
+            command = self.topics.command_of(str(message.topic))
+            if command is None:
+                continue
+            props = message.properties
+            response_topic = getattr(props, "ResponseTopic", None) if props is not None else None
+            correlation = getattr(props, "CorrelationData", None) if props is not None else None
+            payload = (
+                message.payload if isinstance(message.payload, bytes) else str(message.payload or "").encode()
+            )
+            request = Request(command, payload, response_topic, correlation)
+            group.create_task(self._answer(client, request))
+
+    async def _answer(self, client: aiomqtt.Client, request: Request) -> None:
+        response = await self.router(request)
+        await client.publish(self.topics.response(request.command), response, qos=1)
+        if request.response_topic:
+            properties = None
+            if request.correlation_data is not None and self.settings.protocol == "5":
+                properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+                properties.CorrelationData = request.correlation_data
+            await client.publish(request.response_topic, response, qos=1, properties=properties)

@@ -1,0 +1,85 @@
+"""``passerelle tail``: watch what the daemon publishes, pretty-printed."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+import aiomqtt
+
+from daemon.config import ConfigError, load_config
+from daemon.family import load_families
+
+
+def describe(topic: str, payload: bytes, base: str) -> str:
+    """One readable line (plus indented JSON) for a published message."""
+    leaf = topic[len(base) + 1 :] if topic.startswith(base + "/") else topic
+    try:
+        body: Any = json.loads(payload) if payload else None
+    except ValueError:
+        return f"{leaf}  {payload[:200]!r}"
+    if isinstance(body, dict) and "schema" in body and "data" in body:
+        device = (body.get("device") or {}).get("id", "-")
+        return f"{leaf}  [{body['schema']}] device={device} id={body.get('event_id')}\n" + _indent(
+            body["data"]
+        )
+    return f"{leaf}  " + json.dumps(body, ensure_ascii=False)
+
+
+def _indent(data: Any) -> str:
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+async def _tail(
+    host: str, port: int, base: str, families: list[str] | None, raw: bool, count: int | None
+) -> None:
+    seen = 0
+    async with aiomqtt.Client(host, port) as client:
+        await client.subscribe(f"{base}/#", qos=1)
+        async for message in client.messages:
+            topic = str(message.topic)
+            payload = (
+                message.payload if isinstance(message.payload, bytes) else str(message.payload or "").encode()
+            )
+            if families and not _matches(payload, families):
+                continue
+            line = f"{topic} {payload.decode(errors='replace')}" if raw else describe(topic, payload, base)
+            print(line, flush=True)
+            seen += 1
+            if count is not None and seen >= count:
+                return
+
+
+def _matches(payload: bytes, families: list[str]) -> bool:
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return False
+    device = body.get("device") if isinstance(body, dict) else None
+    return isinstance(device, dict) and device.get("family") in families
+
+
+def tail(args: argparse.Namespace) -> int:
+    host, port, base = args.host, args.port, args.base
+    if host is None or port is None or base is None:
+        families, _ = load_families()
+        try:
+            settings = load_config(args.config, families).settings
+        except ConfigError as exc:
+            print("\n".join(exc.problems), file=sys.stderr)
+            return 78
+        host = host or settings.mqtt.host
+        port = port or settings.mqtt.port
+        base = base or settings.base_topic
+    try:
+        asyncio.run(_tail(host, port, base, args.family, args.raw, args.count))
+    except KeyboardInterrupt:
+        return 0
+    except aiomqtt.MqttError as exc:
+        print(f"cannot subscribe on {host}:{port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
