@@ -1,0 +1,30 @@
+"""Typed problems: one per damaged file (or bad CSV row); the rest of the import goes on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ProblemCode(StrEnum):
+    NOT_A_CARD = "not_a_card"
+    IDENTIFICATION_MISSING = "identification_missing"
+    IDENTIFICATION_UNREADABLE = "identification_unreadable"
+    CRC_MISMATCH = "crc_mismatch"  # a .crc side file does not match its file
+    STR_MISSING = "str_missing"
+    STR_UNREADABLE = "str_unreadable"  # corrupt or foreign header
+    STR_TRUNCATED = "str_truncated"
+    STR_LAYOUT = "str_layout"  # readable EDF but not a ResMed daily summary
+    RECORD_CRC_MISMATCH = "record_crc_mismatch"  # per-record Crc16 wrong: those days are skipped
+    DATE_MISMATCH = "date_mismatch"
+    DATALOG_UNREADABLE = "datalog_unreadable"
+    CSV_UNREADABLE = "csv_unreadable"
+    CSV_BAD_ROW = "csv_bad_row"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    code: ProblemCode
+    file: str  # path relative to the imported card or the export file name
+    message: str
+    line: int | None = None

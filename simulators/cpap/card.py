@@ -1,0 +1,317 @@
+"""Writes a complete ResMed SD-card tree (and the matching CSV export) from a profile."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+
+import numpy as np
+
+from drivers.cpap.checksums import edf_side_crc, identification_crc
+from simulators.cpap.edf_bytes import SignalSpec, annotation_records, crc_signal, edf_header, edf_records
+from simulators.cpap.profile import NightTruth, Profile, generate
+
+EPOCH = date(1970, 1, 1)
+EMPTY = -1
+
+PRODUCTS = {
+    "AirSense10": ("AirSense 10 AutoSet", "37028"),
+    "AirSense11": ("AirSense 11 AutoSet", "39483"),
+    "S9": ("S9 AutoSet", "36005"),
+}
+
+
+def _one(label: str, pmin: str, pmax: str, dmin: int, dmax: int, dim: bytes = b"") -> SignalSpec:
+    return SignalSpec(label, 1, dim, pmin, pmax, dmin, dmax)
+
+
+def _tenths(label: str) -> SignalSpec:  # events/h, 0.1 resolution
+    return _one(label, "0", "3276.7", 0, 32767, b"/h")
+
+
+def _leak(label: str) -> SignalSpec:  # L/s, 0.02 resolution
+    return _one(label, "0", "655.34", 0, 32767, b"L/s")
+
+
+def _press(label: str) -> SignalSpec:  # cmH2O, 0.02 resolution
+    return _one(label, "0", "655.34", 0, 32767, b"cmH2O")
+
+
+def _plain(label: str, dim: bytes = b"") -> SignalSpec:
+    return _one(label, "0", "32767", 0, 32767, dim)
+
+
+# Which label each model writes for the values the simulator fills in (the rest get filler).
+LABELS = {
+    "en": {
+        "date": "Date",
+        "on": "MaskOn",
+        "off": "MaskOff",
+        "events": "MaskEvents",
+        "dur": "Duration",
+        "ondur": "OnDuration",
+        "hours": "PatientHours",
+        "mode": "Mode",
+        "ahi": "AHI",
+        "l50": "Leak.50",
+        "l70": "Leak.70",
+        "l95": "Leak.95",
+        "lmax": "Leak.Max",
+        "setp": "S.C.Press",
+        "maxp": "S.AS.MaxPress",
+        "epr": "S.EPR.Level",
+    },
+    "s9-en": {
+        "date": "Date",
+        "on": "Mask On",
+        "off": "Mask Off",
+        "events": "Mask Events",
+        "dur": "Mask Dur",
+        "ondur": "OnDuration",
+        "hours": "Patient Hours",
+        "mode": "Mode",
+        "ahi": "AHI",
+        "l50": "Leak Med",
+        "l70": "Leak 70",
+        "l95": "Leak 95",
+        "lmax": "Leak Max",
+        "setp": "Set Pressure",
+        "maxp": "Max Pressure",
+        "epr": "EPR Level",
+    },
+    "s9-fr": {
+        "date": "Date",
+        "on": "Mask On",
+        "off": "Mask Off",
+        "events": "Mask Events",
+        "dur": "Mask Dur",
+        "ondur": "OnDuration",
+        "hours": "Patient Hours",
+        "mode": "Mode",
+        "ahi": "IAH",
+        "l50": "Fuites Med",
+        "l70": "Fuites 70",
+        "l95": "Fuites 95",
+        "lmax": "Fuites Max",
+        "setp": "Pres. prescrite",
+        "maxp": "Pression max.",
+        "epr": "Niveau EPR",
+    },
+}
+
+# Remaining AirSense 10 AutoSet STR signals (1 sample each), in file order after the key ones.
+FILLER = [
+    "S.RampEnable", "S.RampTime", "S.C.StartPress", "S.AS.Comfort", "S.AS.StartPress", "S.AS.MinPress",
+    "S.EPR.ClinEnable", "S.EPR.EPREnable", "S.EPR.EPRType", "S.SmartStart", "S.PtAccess",
+    "S.ABFilter", "S.Mask", "S.Tube", "S.ClimateControl", "S.HumEnable", "S.HumLevel", "S.TempEnable",
+    "S.Temp", "HeatedTube", "Humidifier", "BlowPress.95", "BlowPress.5", "Flow.95", "Flow.5",
+    "BlowFlow.50", "AmbHumidity.50", "HumTemp.50", "HTubeTemp.50", "HTubePow.50", "HumPow.50",
+    "SpO2.50", "SpO2.95", "SpO2.Max", "SpO2Thresh", "MaskPress.50", "MaskPress.95", "MaskPress.Max",
+    "TgtIPAP.50", "TgtIPAP.95", "TgtIPAP.Max", "TgtEPAP.50", "TgtEPAP.95", "TgtEPAP.Max", "MinVent.50",
+    "MinVent.95", "MinVent.Max", "RespRate.50", "RespRate.95", "RespRate.Max", "TidVol.50", "TidVol.95",
+    "TidVol.Max", "HI", "AI", "OAI", "CAI", "UAI", "RIN", "CSR", "Fault.Device", "Fault.Alarm",
+    "Fault.Humidifier", "Fault.HeatedTube",
+]  # fmt: skip
+DEGREES = "°C".encode()  # UTF-8 in an ASCII field: the quirk strict readers trip on
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenCard:
+    root: Path
+    nights: list[NightTruth]
+    csv_path: Path | None
+
+
+def str_signals(profile: Profile) -> list[SignalSpec]:
+    lab = LABELS["en" if profile.model != "S9" else f"s9-{profile.language}"]
+    specs = [
+        _one(lab["date"], "0", "32767", 0, 32767, b"days"),
+        SignalSpec(lab["on"], 10, b"min", "0", "1440", 0, 1440),
+        SignalSpec(lab["off"], 10, b"min", "0", "1440", 0, 1440),
+        _plain(lab["events"]),
+        _one(lab["dur"], "0", "1440", 0, 1440, b"min"),
+        _one(lab["ondur"], "0", "1440", 0, 1440, b"min"),
+        _one(lab["hours"], "0", "65534", 0, 65534, b"h"),  # dmax 65534: beyond int16, a ResMed quirk
+        _plain(lab["mode"]),
+        _tenths(lab["ahi"]),
+        _leak(lab["l50"]),
+        _leak(lab["l70"]),
+        _leak(lab["l95"]),
+        _leak(lab["lmax"]),
+        _press(lab["setp"]),
+        _press(lab["maxp"]),
+        _plain(lab["epr"]),
+    ]
+    for label in FILLER:
+        if label.endswith("Temp") or label.startswith(("HumTemp", "HTubeTemp")):
+            specs.append(_one(label, "0", "100", 0, 1000, DEGREES))
+        else:
+            specs.append(_plain(label))
+    specs = specs[:80]
+    specs.append(crc_signal())
+    return specs  # AirSense 10 AutoSet: 81 signals, 99 samples per record
+
+
+def _slots(values: Sequence[int]) -> list[int]:
+    return (list(values) + [EMPTY] * 10)[:10]
+
+
+def str_bytes(profile: Profile, nights: Sequence[NightTruth]) -> bytes:
+    specs = str_signals(profile)
+    n = len(nights)
+    cols: list[np.ndarray] = []
+    used = np.array([bool(t.mask_on) for t in nights])
+    hours = 1200
+    patient_hours = []
+    for t in nights:
+        hours += t.usage_minutes // 60
+        patient_hours.append(min(hours, 32767))
+
+    def one(values: Sequence[int]) -> np.ndarray:
+        arr = np.array(values, dtype=np.int16).reshape(n, 1)
+        arr[~used] = EMPTY  # on days without use every signal except Date is -1
+        return arr
+
+    cols.append(np.array([(t.day - EPOCH).days for t in nights], dtype=np.int16).reshape(n, 1))
+    on = np.array([_slots(t.mask_on) for t in nights], dtype=np.int16).reshape(n, 10)
+    off = np.array([_slots(t.mask_off) for t in nights], dtype=np.int16).reshape(n, 10)
+    cols += [on, off]
+    cols.append(one([sum(1 for v in t.mask_on + t.mask_off if v != EMPTY) for t in nights]))
+    cols.append(one([t.usage_minutes for t in nights]))
+    cols.append(one([t.usage_minutes + (t.day.toordinal() % 3) for t in nights]))  # OnDuration differs
+    cols.append(one(patient_hours))
+    cols.append(one([1] * n))  # APAP
+    cols.append(one([t.ahi_tenths for t in nights]))
+    cols += [one([getattr(t, k) for t in nights]) for k in ("leak_50", "leak_70", "leak_95", "leak_max")]
+    cols += [one([500] * n), one([1000] * n), one([2] * n)]  # 10 / 20 cmH2O, EPR 2
+    for spec in specs[len(cols) : -1]:
+        cols.append(one([250 if spec.dimension == DEGREES else 1] * n))
+    first = datetime.combine(nights[0].day, time(12, 0))
+    head = edf_header(
+        specs,
+        start=first,
+        records=n,
+        record_seconds="86400",
+        recording=_recording_id(first, profile.serial),
+    )
+    return head + edf_records(specs, cols)
+
+
+def _recording_id(start: datetime, serial: str) -> str:
+    return f"Startdate {start.strftime('%d-%b-%Y').upper()} X X X SRN={serial} MID=36 VID=39"
+
+
+def identification(profile: Profile) -> tuple[str, bytes]:
+    name, code = PRODUCTS[profile.model]
+    if profile.model == "AirSense11":
+        doc = {
+            "FlowGenerator": {
+                "IdentificationProfiles": {
+                    "Product": {"SerialNumber": profile.serial, "ProductCode": code, "ProductName": name},
+                    "Software": {"PlatformSoftwarePartNumber": "SW04600-01-00"},
+                }
+            }
+        }
+        return "Identification.json", json.dumps(doc, indent=2).encode()
+    lines = [
+        "#IMF 0001",
+        "#VIR 0064",
+        f"#SRN {profile.serial}",
+        "#SID SX577-0200",
+        f"#PNA {name.replace(' ', '_')}",
+        f"#PCD {code}",
+        "#MID 0024",
+        "#FGT 29_M18_V39",
+    ]
+    return "Identification.tgt", ("\r\n".join(lines) + "\r\n").encode()
+
+
+def _session_files(
+    profile: Profile, night: NightTruth, start: datetime, real: int, first: bool
+) -> dict[str, bytes]:
+    stamp = start.strftime("%Y%m%d_%H%M%S")
+    rec = f"Startdate {start.strftime('%d-%b-%Y').upper()} X X X SRN={profile.serial}"
+    out: dict[str, bytes] = {}
+    minutes = max(1, real)
+
+    def edf(
+        specs: list[SignalSpec], records: int, seconds: str, cols: list[np.ndarray], plus: str = ""
+    ) -> bytes:
+        head = edf_header(
+            specs, start=start, records=records, record_seconds=seconds, recording=rec, reserved=plus
+        )
+        return head + edf_records(specs, cols)
+
+    # PLD: 0.5 Hz summary signals for the whole session (60-second records).
+    pld_labels = ("MaskPress.2s", "Press.2s", "Leak.2s", "RespRate.2s", "TidVol.2s", "Snore.2s", "FlowLim.2s")
+    pld = [SignalSpec(label, 30, b"", "0", "655.34", 0, 32767) for label in pld_labels] + [crc_signal()]
+    pld_cols = [np.full((minutes, 30), 500 + i, dtype=np.int16) for i in range(len(pld_labels))]
+    out[f"{stamp}_PLD.edf"] = edf(pld, minutes, "60", pld_cols)
+    # BRP: 25 Hz flow and pressure, truncated to a few minutes (size).
+    brp_min = min(minutes, profile.brp_minutes)
+    brp = [
+        SignalSpec("Flow.40ms", 1500, b"L/s", "-2", "2", -1000, 1000),
+        SignalSpec("Press.40ms", 1500, b"cmH2O", "0", "40", 0, 2000),
+        crc_signal(),
+    ]
+    wave = (np.sin(np.arange(brp_min * 1500) / 25.0) * 500).astype(np.int16).reshape(brp_min, 1500)
+    out[f"{stamp}_BRP.edf"] = edf(brp, brp_min, "60", [wave, np.full_like(wave, 500)])
+    # EVE: EDF+D annotations with 0-second records (the night's events, in its first session).
+    events = [e for e in night.events if e[0] < real * 60] if first else []
+    eve = [SignalSpec("EDF Annotations", 40, b"", "-1", "1", -32768, 32767), crc_signal()]
+    groups = [[e] for e in events] or [[]]
+    out[f"{stamp}_EVE.edf"] = edf(eve, len(groups), "0", [annotation_records(groups, 40)], "EDF+D")
+    return out
+
+
+def write_card(profile: Profile, out_dir: Path, *, with_csv: bool = True) -> WrittenCard:
+    """Write the card under ``out_dir`` (created); return the truth it was written from."""
+    nights = generate(profile)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name, ident = identification(profile)
+    (out_dir / name).write_bytes(ident)
+    (out_dir / "Identification.crc").write_bytes(identification_crc(ident))
+    str_raw = str_bytes(profile, nights)
+    (out_dir / "STR.edf").write_bytes(str_raw)
+    (out_dir / "STR.crc").write_bytes(edf_side_crc(str_raw))
+    (out_dir / "SETTINGS").mkdir(exist_ok=True)
+    datalog = out_dir / "DATALOG"
+    datalog.mkdir(exist_ok=True)
+    with_use = [t for t in nights if t.sessions][-profile.datalog_nights :] if profile.datalog_nights else []
+    for night in with_use:
+        for k, (start, real) in enumerate(night.sessions):
+            # Folder = ResMed day of the file's time (before noon -> previous day): the night's label.
+            folder = datalog if profile.model == "S9" else datalog / night.day.strftime("%Y%m%d")
+            folder.mkdir(exist_ok=True)
+            for fname, raw in _session_files(profile, night, start, real, k == 0).items():
+                (folder / fname).write_bytes(raw)
+                (folder / fname.replace(".edf", ".crc")).write_bytes(edf_side_crc(raw))
+    csv_path = write_csv(profile, nights, out_dir.parent / f"{out_dir.name}-export.csv") if with_csv else None
+    return WrittenCard(out_dir, nights, csv_path)
+
+
+CSV_HEADER = ["Numéro de série", "Référence patient", "Date", "Utilisation (h)", "IAH", "Fuites 95 (L/min)"]
+
+
+def write_csv(profile: Profile, nights: Sequence[NightTruth], path: Path) -> Path:
+    """The cloud-platform style export: ';', decimal comma, dd/mm/yyyy, hours with 2 decimals."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, delimiter=";")
+        w.writerow(CSV_HEADER)
+        for t in nights:
+            hours = f"{t.usage_minutes / 60:.2f}".replace(".", ",")  # 0.01 h < 1 min: round-trips
+            w.writerow(
+                [
+                    profile.serial,
+                    profile.patient_ref,
+                    t.day.strftime("%d/%m/%Y"),
+                    hours,
+                    f"{t.ahi_tenths / 10:.1f}".replace(".", ",") if t.sessions else "",
+                    f"{t.leak_95 * 1.2:.1f}".replace(".", ",") if t.sessions else "",
+                ]
+            )
+    return path
