@@ -107,16 +107,11 @@ class Publisher:
             started = time.monotonic()
             try:
                 await self._session()
-            except aiomqtt.MqttError as exc:
-                self.stats.last_error = str(exc)
-                level = logging.WARNING if self._backoff.attempt == 0 else logging.DEBUG
-                log.log(
-                    level,
-                    "MQTT connection to %s:%d lost or refused: %s",
-                    self.settings.host,
-                    self.settings.port,
-                    exc,
-                )
+            except* aiomqtt.MqttError as group:
+                self._connection_lost(str(group.exceptions[0]))
+            except* Exception as group:  # a bug in one session must not end publishing for good
+                log.error("MQTT session failed unexpectedly", exc_info=group.exceptions[0])
+                self._connection_lost(repr(group.exceptions[0]))
             finally:
                 self._client = None
                 self.stats.connected = False
@@ -124,6 +119,17 @@ class Publisher:
             if time.monotonic() - started > STABLE_AFTER_SECONDS:
                 self._backoff.reset()
             await asyncio.sleep(self._backoff.next_delay())
+
+    def _connection_lost(self, error: str) -> None:
+        self.stats.last_error = error
+        level = logging.WARNING if self._backoff.attempt == 0 else logging.DEBUG
+        log.log(
+            level,
+            "MQTT connection to %s:%d lost or refused: %s",
+            self.settings.host,
+            self.settings.port,
+            error,
+        )
 
     def _make_client(self) -> aiomqtt.Client:
         s = self.settings
@@ -161,8 +167,9 @@ class Publisher:
             self.stats.connects_total += 1
             self.stats.connected_since = time.time()
             log.info("MQTT connected to %s:%d", self.settings.host, self.settings.port)
-            await client.publish(self.topics.state, ONLINE, qos=1, retain=True)  # birth, on every connect
+            # Subscribe first, so that "online" also means "listening to requests".
             await client.subscribe(self.topics.requests, qos=1)
+            await client.publish(self.topics.state, ONLINE, qos=1, retain=True)  # birth, on every connect
             self.retained.mark_all_dirty()
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._drain(client, group), name="mqtt-drain")

@@ -1,0 +1,11 @@
+"""Synthetic test-pattern source: numbered events at a chosen rate, no hardware.
+
+For commissioning ("does a billing front end see events from this station?"), the benchmarks and the
+chaos tests. Event ids are derived from the device id and sequence number, and progress is saved only
+after the core acknowledged the commit, so a daemon killed at any moment resumes without gaps (a
+resent event keeps its id: consumers deduplicate it).
+"""
+
+from drivers.synthetic.family import FAMILY
+
+__all__ = ["FAMILY"]

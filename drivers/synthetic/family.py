@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from daemon.driver import Driver, DriverContext
+from daemon.family import CliCommands, DoctorCheck, FamilySection
+from drivers.synthetic.driver import SCHEMA, SyntheticData, SyntheticDriver
+
+
+class SyntheticDevice(BaseModel):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    rate: float = Field(10.0, ge=0, description="events per second; 0 = as fast as the outbox accepts")
+    count: int | None = Field(None, ge=0, description="stop after this many events (None = forever)")
+    payload_bytes: int = Field(0, ge=0, le=65536, description="filler added to each event")
+    resume: bool = Field(
+        True, description="continue numbering after a restart (progress in the state directory)"
+    )
+
+
+class SyntheticSection(FamilySection):
+    devices: list[SyntheticDevice] = Field(default_factory=list)
+
+
+class SyntheticFamily:
+    name = "synthetic"
+    section_model = SyntheticSection
+    event_models: Mapping[str, type[BaseModel]] = {SCHEMA: SyntheticData}
+    channels: Mapping[str, str] = {"synthetic": SCHEMA}
+
+    def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
+        assert isinstance(section, SyntheticSection)
+        return [
+            SyntheticDriver(
+                d.id,
+                rate=d.rate,
+                count=d.count,
+                payload_bytes=d.payload_bytes,
+                progress_file=context.state_dir / f"synthetic-{d.id}.progress" if d.resume else None,
+            )
+            for d in section.devices
+        ]
+
+    def add_cli_commands(self, commands: CliCommands) -> None:
+        del commands  # configured, not commanded
+
+    def doctor(self, section: FamilySection | None) -> Sequence[DoctorCheck]:
+        return []
+
+    @contextlib.asynccontextmanager
+    async def demo(self, workdir: Path) -> AsyncIterator[dict[str, Any] | None]:
+        del workdir
+        yield None  # the demo shows real families; configure [synthetic] to add a test pattern
+
+
+FAMILY = SyntheticFamily()
