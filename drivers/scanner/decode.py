@@ -23,6 +23,12 @@ _ISO15434_HEADER = "[)>\x1e"
 # The e-prescription / ApCV QR codes are opaque tokens: we only recognise "one long token".
 _OPAQUE_TOKEN = re.compile(r"[A-Za-z0-9+/=_.~:-]{10,512}")
 _ALLOWED_CONTROLS = {GS, "\x1e", "\x04", "\x1f"}
+# Problems that say how the scan arrived, not that its content is wrong.
+ADVISORY = frozenset({Problem.TERMINATOR_MISSING})
+
+
+def _is_valid(problems: Iterable[Problem]) -> bool:
+    return not (set(problems) - ADVISORY)
 
 
 def normalize_stand_ins(text: str, stand_ins: Iterable[str] = DEFAULT_GS_STAND_INS) -> str:
@@ -56,7 +62,7 @@ def _gs1_payload(raw: str, symbology: str | None, decoded: GS1Decoded, extra: li
         raw=raw,
         symbology=symbology,
         kind="gs1",
-        valid=decoded.parsed and not problems,
+        valid=decoded.parsed and _is_valid(problems),
         problems=problems,
         gtin=decoded.gtin,
         lot=decoded.lot,
@@ -85,7 +91,7 @@ def _simple(
             "raw": raw,
             "symbology": symbology,
             "kind": kind,
-            "valid": not problems,
+            "valid": _is_valid(problems),
             "problems": problems,
             **fields,
         }

@@ -1,0 +1,90 @@
+"""Barcode scanners (Inateck BCST-42/52 and alike) in HID keyboard or serial (virtual COM/SPP) mode.
+
+Publishes ``passerelle.scan/1`` events on the ``scan`` channel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from daemon.driver import Driver, DriverContext
+from daemon.family import CliCommands, DoctorCheck, FamilySection
+from drivers.scanner.config import ScannerDevice, ScannerSection
+from drivers.scanner.payload import SCAN_SCHEMA, ScanPayload
+
+
+class ScannerFamily:
+    name = "scanner"
+    section_model: type[FamilySection] = ScannerSection
+    event_models: Mapping[str, type[BaseModel]] = {SCAN_SCHEMA: ScanPayload}
+    channels: Mapping[str, str] = {"scan": SCAN_SCHEMA}
+
+    def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
+        from drivers.scanner.hid import HidScannerDriver
+        from drivers.scanner.serial_port import SerialScannerDriver
+
+        assert isinstance(section, ScannerSection)
+        drivers: list[Driver] = []
+        for device in section.devices:
+            if device.driver == "hid":
+                drivers.append(HidScannerDriver(device))
+            else:
+                drivers.append(SerialScannerDriver(device))
+        return drivers
+
+    def add_cli_commands(self, commands: CliCommands) -> None:
+        from drivers.scanner.cli import add_cli_commands
+
+        add_cli_commands(commands)
+
+    def doctor(self, section: FamilySection | None) -> Sequence[DoctorCheck]:
+        checks: list[DoctorCheck] = []
+        devices: list[ScannerDevice] = section.devices if isinstance(section, ScannerSection) else []
+        for device in devices:
+            if not device.path:
+                continue
+            path = Path(device.path)
+            exists = path.exists()
+            readable = exists and os.access(path, os.R_OK)
+            state = "readable" if readable else "missing" if not exists else "not readable"
+            checks.append(
+                DoctorCheck(
+                    name=f"scanner {device.id}",
+                    ok=readable,
+                    detail=f"{device.path} {state}",
+                    fix=None
+                    if readable
+                    else "plug the scanner in; install systemd/udev/70-passerelle-scanners.rules and add the "
+                    "service user to the 'passerelle-scanner' group",
+                )
+            )
+        with contextlib.suppress(KeyError):
+            grp.getgrnam("passerelle-scanner")
+            checks.append(DoctorCheck("scanner group", True, "group passerelle-scanner exists"))
+        return checks
+
+    @contextlib.asynccontextmanager
+    async def _demo(self, workdir: Path) -> AsyncIterator[dict[str, Any] | None]:
+        from simulators.scanner.runner import running_simulators
+
+        serial_link, hid_fifo = workdir / "scanner-serial", workdir / "scanner-hid.fifo"
+        async with running_simulators(serial_link=serial_link, hid_path=hid_fifo, layout="fr", interval=3.0):
+            yield {
+                "devices": [
+                    {"id": "counter-serial", "driver": "serial", "path": str(serial_link)},
+                    {"id": "counter-hid", "driver": "hid", "path": str(hid_fifo), "layout": "fr"},
+                ]
+            }
+
+    def demo(self, workdir: Path) -> contextlib.AbstractAsyncContextManager[dict[str, Any] | None]:
+        return self._demo(workdir)
+
+
+FAMILY = ScannerFamily()

@@ -1,0 +1,163 @@
+"""HID keyboard-wedge scanner driver: event node (or simulator FIFO/file) -> scan events."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+
+from daemon.driver import DeviceChange, DeviceInfo, DeviceState, DriverEvent, DriverItem, RequestHandler
+from drivers.scanner.config import TERMINATOR_CHARS, ScannerDevice
+from drivers.scanner.decode import DEFAULT_GS_STAND_INS, decode_text
+from drivers.scanner.discovery import resolve_usb_input
+from drivers.scanner.keymaps import LAYOUTS
+from drivers.scanner.keystream import KeyScan, KeyStreamDecoder
+from drivers.scanner.payload import SCAN_SCHEMA, Problem, ScanPayload
+from drivers.scanner.sources import ByteSource, open_input_source
+
+log = logging.getLogger(__name__)
+
+
+def occurred_at(event_time: float) -> datetime:
+    """Kernel event time when it is wall-clock time (evdev's default clock), else now."""
+    now = time.time()
+    return datetime.fromtimestamp(event_time if abs(event_time - now) < 3600 else now, UTC)
+
+
+def keyscan_payload(scan: KeyScan, stand_ins: Iterable[str] = DEFAULT_GS_STAND_INS) -> ScanPayload:
+    """The payload of one keyboard-wedge scan (shared with ``passerelle decode --from-evdev``)."""
+    return decode_text(scan.text, problems=scan.problems, stand_ins=stand_ins)
+
+
+def decode_evdev_stream(
+    data: bytes, layout: str, terminator: str = "cr", idle_flush_ms: int = 100, min_length: int = 3
+) -> list[ScanPayload]:
+    """Every scan in a recorded stream of input_event records, through the driver's decoder."""
+    decoder = KeyStreamDecoder(
+        LAYOUTS[layout],
+        terminators=TERMINATOR_CHARS[terminator],
+        idle_gap=idle_flush_ms / 1000,
+        min_length=min_length,
+    )
+    scans = decoder.feed(data)
+    tail = decoder.flush(Problem.TRUNCATED if len(data) % 24 else Problem.TERMINATOR_MISSING)
+    return [keyscan_payload(scan) for scan in [*scans, *([tail] if tail else [])]]
+
+
+class HidScannerDriver:
+    def __init__(self, device: ScannerDevice) -> None:
+        self.config = device
+        self._state = DeviceState.OFFLINE
+        self._problem: str | None = "not opened yet"
+        self._interface = device.path or f"usb {device.usb}"
+        self.decoder = self._new_decoder()
+
+    def _new_decoder(self) -> KeyStreamDecoder:
+        cfg = self.config
+        return KeyStreamDecoder(
+            LAYOUTS[cfg.layout],
+            terminators=TERMINATOR_CHARS[cfg.terminator],
+            idle_gap=cfg.idle_flush_ms / 1000,
+            min_length=cfg.min_length,
+            max_length=cfg.max_length,
+        )
+
+    @property
+    def name(self) -> str:
+        return f"scanner/{self.config.id}"
+
+    def _info(self) -> DeviceInfo:
+        return DeviceInfo(
+            id=self.config.id,
+            family="scanner",
+            driver="hid",
+            model=self.config.model,
+            interface=self._interface,
+            state=self._state,
+            problem=self._problem,
+        )
+
+    def devices(self) -> Sequence[DeviceInfo]:
+        return [self._info()]
+
+    def request_handlers(self) -> Mapping[str, RequestHandler]:
+        return {}
+
+    async def start(self) -> None:
+        self.decoder = self._new_decoder()
+
+    async def stop(self) -> None:
+        return None
+
+    def _path(self) -> str:
+        if self.config.path:
+            return self.config.path
+        assert self.config.usb is not None
+        found = resolve_usb_input(self.config.usb)
+        if found is None:
+            raise FileNotFoundError(errno.ENOENT, f"no input device with USB id {self.config.usb}")
+        return found
+
+    def _change(self, state: DeviceState, problem: str | None) -> DeviceChange:
+        self._state, self._problem = state, problem
+        return DeviceChange(self._info())
+
+    def _event(self, scan: KeyScan) -> DriverEvent:
+        payload = keyscan_payload(scan, self.config.gs_stand_ins)
+        return DriverEvent(
+            device=self._info(), schema=SCAN_SCHEMA, data=payload, occurred_at=occurred_at(scan.ended_at)
+        )
+
+    async def events(self) -> AsyncIterator[DriverItem]:
+        announced_offline = False
+        while True:
+            try:
+                path = self._path()
+                self._interface = path
+                source = open_input_source(path, self.config.grab)
+            except OSError as exc:
+                if not announced_offline:
+                    log.warning("%s: cannot open %s: %s", self.name, self._interface, exc.strerror or exc)
+                    yield self._change(DeviceState.OFFLINE, exc.strerror or str(exc))
+                    announced_offline = True
+                await asyncio.sleep(self.config.reopen_interval_s)
+                continue
+            announced_offline = False
+            yield self._change(DeviceState.ONLINE, None)
+            problem = "end of stream"
+            try:
+                async for scan in self._pump(source):
+                    yield self._event(scan)
+            except OSError as exc:  # ENODEV: unplugged
+                problem = exc.strerror or str(exc)
+                log.warning("%s: %s lost: %s", self.name, self._interface, problem)
+            finally:
+                source.close()
+            tail = self.decoder.flush(Problem.TRUNCATED)
+            if tail is not None:
+                yield self._event(tail)
+            yield self._change(DeviceState.OFFLINE, problem)
+            announced_offline = True
+
+    async def _pump(self, source: ByteSource) -> AsyncIterator[KeyScan]:
+        idle = self.config.idle_flush_ms / 1000
+        while True:
+            data = await source.read(idle if self.decoder.idle_deadline() is not None else None)
+            if data is None:
+                scan = self.decoder.flush()
+                if scan is not None:
+                    yield scan
+                continue
+            if not data:
+                return
+            dropped = self.decoder.stats.syn_dropped
+            scans = self.decoder.feed(data)
+            if self.decoder.stats.syn_dropped != dropped:
+                keys = source.active_keys()
+                if keys is not None:
+                    self.decoder.resync(keys)
+            for scan in scans:
+                yield scan

@@ -1,0 +1,141 @@
+"""Serial scanner driver: USB CDC-ACM virtual COM, Bluetooth SPP (rfcomm), or a pty.
+
+Raw bytes arrive unchanged (GS, AIM prefix, UTF-8), which is why this is the recommended mode.
+pyserial configures the port; pyserial-asyncio-fast gives the asyncio transport (see
+docs/scanners.md for the choice). A hang-up (unplug, Bluetooth drop, pty closed) is recovered by
+reopening the configured path — a by-id symlink follows the device to its new ttyACMn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
+
+import serial
+import serial_asyncio_fast
+
+from daemon.driver import DeviceChange, DeviceInfo, DeviceState, DriverEvent, DriverItem, RequestHandler
+from drivers.scanner.config import ScannerDevice
+from drivers.scanner.decode import decode_bytes
+from drivers.scanner.discovery import resolve_usb_serial
+from drivers.scanner.framing import SerialFramer
+from drivers.scanner.payload import SCAN_SCHEMA, Problem
+
+log = logging.getLogger(__name__)
+
+
+class SerialScannerDriver:
+    def __init__(self, device: ScannerDevice) -> None:
+        self.config = device
+        self._state = DeviceState.OFFLINE
+        self._problem: str | None = "not opened yet"
+        self._interface = device.path or f"usb {device.usb}"
+        self.framer = SerialFramer(device.terminator, device.max_length)
+
+    @property
+    def name(self) -> str:
+        return f"scanner/{self.config.id}"
+
+    def _info(self) -> DeviceInfo:
+        return DeviceInfo(
+            id=self.config.id,
+            family="scanner",
+            driver="serial",
+            model=self.config.model,
+            interface=self._interface,
+            state=self._state,
+            problem=self._problem,
+        )
+
+    def devices(self) -> Sequence[DeviceInfo]:
+        return [self._info()]
+
+    def request_handlers(self) -> Mapping[str, RequestHandler]:
+        return {}
+
+    async def start(self) -> None:
+        self.framer = SerialFramer(self.config.terminator, self.config.max_length)
+
+    async def stop(self) -> None:
+        return None
+
+    def _path(self) -> str:
+        if self.config.path:
+            return self.config.path
+        assert self.config.usb is not None
+        found = resolve_usb_serial(self.config.usb)
+        if found is None:
+            raise FileNotFoundError(errno.ENOENT, f"no serial device with USB id {self.config.usb}")
+        return found
+
+    def _change(self, state: DeviceState, problem: str | None) -> DeviceChange:
+        self._state, self._problem = state, problem
+        return DeviceChange(self._info())
+
+    def _event(self, frame: tuple[bytes, list[Problem]], when: float) -> DriverEvent:
+        data, problems = frame
+        payload = decode_bytes(data, problems=problems, stand_ins=self.config.gs_stand_ins)
+        return DriverEvent(
+            device=self._info(),
+            schema=SCAN_SCHEMA,
+            data=payload,
+            occurred_at=datetime.fromtimestamp(when, UTC),
+        )
+
+    async def _open(self, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        cfg = self.config
+        reader, writer = await serial_asyncio_fast.open_serial_connection(
+            url=path, baudrate=cfg.baud, bytesize=cfg.bytesize, parity=cfg.parity, stopbits=cfg.stopbits
+        )
+        return reader, writer
+
+    async def events(self) -> AsyncIterator[DriverItem]:
+        announced_offline = False
+        while True:
+            try:
+                path = self._path()
+                self._interface = path
+                reader, writer = await self._open(path)
+            except (OSError, serial.SerialException) as exc:
+                if not announced_offline:
+                    log.warning("%s: cannot open %s: %s", self.name, self._interface, exc)
+                    yield self._change(DeviceState.OFFLINE, str(exc))
+                    announced_offline = True
+                await asyncio.sleep(self.config.reopen_interval_s)
+                continue
+            announced_offline = False
+            yield self._change(DeviceState.ONLINE, None)
+            problem = "hang-up"
+            try:
+                async for item in self._pump(reader):
+                    yield item
+            except (OSError, serial.SerialException) as exc:
+                problem = str(exc)
+                log.warning("%s: %s lost: %s", self.name, self._interface, problem)
+            finally:
+                writer.close()
+            tail = self.framer.flush(Problem.TRUNCATED)
+            if tail is not None:
+                yield self._event(tail, time.time())
+            yield self._change(DeviceState.OFFLINE, problem)
+            announced_offline = True
+
+    async def _pump(self, reader: asyncio.StreamReader) -> AsyncIterator[DriverEvent]:
+        idle = self.config.idle_flush_ms / 1000
+        while True:
+            try:
+                data = await asyncio.wait_for(reader.read(4096), idle if self.framer.pending else None)
+            except TimeoutError:
+                frame = self.framer.flush()
+                if frame is not None:
+                    yield self._event(frame, time.time())
+                continue
+            if not data:
+                return
+            now = time.time()
+            for frame in self.framer.feed(data):
+                yield self._event(frame, now)
