@@ -1,0 +1,57 @@
+"""PC/SC card readers: Vitale and CPx cards detected by ATR, opt-in public data reads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from daemon.driver import Driver, DriverContext
+from daemon.family import CliCommands, DoctorCheck, FamilySection
+from drivers.card.config import CardSection
+from drivers.card.events import CARD_DATA_SCHEMA, CARD_SCHEMA, CardData, CardEvent
+
+
+class CardFamily:
+    @property
+    def name(self) -> str:
+        return "card"
+
+    @property
+    def section_model(self) -> type[FamilySection]:
+        return CardSection
+
+    @property
+    def event_models(self) -> Mapping[str, type[BaseModel]]:
+        return {CARD_SCHEMA: CardEvent, CARD_DATA_SCHEMA: CardData}
+
+    @property
+    def channels(self) -> Mapping[str, str]:
+        return {"card": CARD_SCHEMA, "card-data": CARD_DATA_SCHEMA}
+
+    def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
+        from drivers.card.driver import create_drivers
+
+        assert isinstance(section, CardSection)
+        return create_drivers(section, context)
+
+    def add_cli_commands(self, commands: CliCommands) -> None:
+        from drivers.card.cli import add_cli_commands
+
+        add_cli_commands(commands)
+
+    def doctor(self, section: FamilySection | None) -> Sequence[DoctorCheck]:
+        from drivers.card.doctor import checks
+
+        return checks(section if isinstance(section, CardSection) else None)
+
+    def demo(self, workdir: Path) -> AbstractAsyncContextManager[dict[str, Any] | None]:
+        from drivers.card.demo import demo
+
+        return demo(workdir)
+
+
+FAMILY = CardFamily()

@@ -1,0 +1,100 @@
+"""``passerelle atr``, ``passerelle cards`` and ``passerelle simulate card``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+
+from daemon.family import CliCommands
+from drivers.card.atr import AtrError, describe, parse_atr
+
+SYSTEM_VPCD_PORT = 35963
+
+
+def add_cli_commands(commands: CliCommands) -> None:
+    atr = commands.top.add_parser("atr", help="card type and label of an ATR")
+    atr.add_argument("atr", nargs="+", help='ATR in hex, e.g. "3B 75 13 00 00 47 09 EA 90 00"')
+    atr.add_argument("--json", action="store_true")
+    atr.set_defaults(handler=run_atr)
+
+    cards = commands.top.add_parser("cards", help="readers and cards present now")
+    cards.add_argument("--json", action="store_true")
+    cards.add_argument("--pcsc-socket", help="pcscd client socket (default: the system one)")
+    cards.set_defaults(handler=run_cards)
+
+    from simulators.card.virtual_cards import CARD_TYPES
+
+    simulate = commands.simulate.add_parser("card", help="insert a virtual card into vpcd until stopped")
+    simulate.add_argument("type", choices=CARD_TYPES)
+    simulate.add_argument("--slot", type=int, default=0, choices=(0, 1))
+    simulate.add_argument("--vpcd-port", type=int, default=SYSTEM_VPCD_PORT, help="vpcd port of slot 0")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--beneficiaries", type=int, default=2, help="Vitale 2: how many (1-3)")
+    simulate.set_defaults(handler=run_simulate)
+
+
+def run_atr(args: argparse.Namespace) -> int:
+    # "3B 75 13 …" may arrive as one argument or as one argument per byte.
+    text = " ".join(args.atr)
+    try:
+        found = describe(parse_atr(text))
+    except AtrError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"atr": found.atr, "card_type": found.card_type.value, "label": found.label}))
+    else:
+        print(f"{found.card_type.value}\t{found.label or '-'}\t{found.atr}")
+    return 0
+
+
+def run_cards(args: argparse.Namespace) -> int:
+    if args.pcsc_socket:
+        os.environ["PCSCLITE_CSOCK_NAME"] = args.pcsc_socket
+    from drivers.card.pcsc_api import PcscError, ScardApi
+    from drivers.card.snapshot import take_snapshot
+
+    try:
+        slots = take_snapshot(ScardApi())
+    except PcscError as exc:
+        print(f"error: pcscd does not answer ({exc}); try `passerelle doctor`", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([slot.as_dict() for slot in slots], indent=2))
+        return 0
+    if not slots:
+        print("no reader")
+    for slot in slots:
+        card = f"{slot.card_type} ({slot.label or 'no label'}) {slot.atr}" if slot.atr else ""
+        print(f"{slot.reader_id}\tslot {slot.slot}\t{slot.status}\t{card}".rstrip())
+    return 0
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    from simulators.card.virtual_cards import make_card
+    from simulators.card.vpcd_link import InsertedCard
+
+    card = InsertedCard(make_card(args.type, args.beneficiaries), args.vpcd_port + args.slot, host=args.host)
+    try:
+        card.insert(timeout=10)
+    except OSError as exc:
+        print(f"error: vpcd not reachable on {args.host}:{card.port} ({exc})", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    print(
+        f"{args.type} card inserted in slot {args.slot} (vpcd port {card.port}); Ctrl-C removes it",
+        flush=True,
+    )
+    while not stop.wait(0.5):
+        if not card.active:
+            print("vpcd closed the connection", file=sys.stderr)
+            return 1
+    card.remove()
+    print("card removed")
+    return 0

@@ -1,0 +1,63 @@
+"""The ``[card]`` configuration section."""
+
+from __future__ import annotations
+
+import fnmatch
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+
+from daemon.family import FamilySection
+from drivers.card.atr import CardType
+
+
+class NirMode(StrEnum):
+    REDACT = "redact"  # default: the NIR never leaves the daemon
+    HASH = "hash"  # HMAC-SHA256 with the configured salt: lets a consumer match without knowing it
+    CLEAR = "clear"  # only when the operator explicitly wants the identifier itself
+
+
+class PcscSource(BaseModel):
+    """One PC/SC service to watch. libpcsclite reads the socket path once per process, so a daemon
+    can only talk to one pcscd: this list holds at most one entry."""
+
+    name: str = Field(default="pcsc", pattern=r"^[a-z0-9-]+$")
+    pcsc_socket: Path | None = Field(
+        default=None, description="pcscd client socket (PCSCLITE_CSOCK_NAME); default: the system one"
+    )
+
+
+class PublicDataPolicy(BaseModel):
+    """Opt-in reading of the public data of cards. Off unless a reader or a card type is listed."""
+
+    readers: list[str] = Field(
+        default_factory=list, description="reader device ids (shell patterns allowed) whose cards are read"
+    )
+    card_types: list[CardType] = Field(
+        default_factory=list, description="card types read in any reader (vitale2, cps3, cps4…)"
+    )
+
+    def allows(self, reader_id: str, card_type: CardType) -> bool:
+        if card_type not in (CardType.VITALE2, CardType.CPS3, CardType.CPS3_CONTACTLESS, CardType.CPS4):
+            return False  # nothing public to read on other cards
+        if card_type in self.card_types:
+            return True
+        return any(fnmatch.fnmatchcase(reader_id, pattern) for pattern in self.readers)
+
+
+class CardSection(FamilySection):
+    devices: list[PcscSource] = Field(default_factory=lambda: [PcscSource()], max_length=1)
+    read_public_data: PublicDataPolicy = Field(default_factory=PublicDataPolicy)
+    nir_mode: NirMode = NirMode.REDACT
+    nir_salt: SecretStr | None = Field(default=None, description="required when nir_mode = hash")
+    status_wait_ms: int = Field(default=2000, ge=50, le=60000, description="SCardGetStatusChange timeout")
+    read_timeout_s: float = Field(default=3.0, gt=0, le=30, description="budget for one public data read")
+    reconnect_initial_s: float = Field(default=0.2, gt=0, le=10)
+    reconnect_max_s: float = Field(default=5.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _salt_for_hash(self) -> CardSection:
+        if self.nir_mode is NirMode.HASH and (self.nir_salt is None or not self.nir_salt.get_secret_value()):
+            raise ValueError("nir_mode = hash needs a non-empty nir_salt")
+        return self

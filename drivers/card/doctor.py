@@ -1,0 +1,68 @@
+"""``passerelle doctor`` checks for the card family."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from daemon.family import DoctorCheck
+from drivers.card.atr import SMARTCARD_LIST
+from drivers.card.config import CardSection
+
+POLKIT_RULE = Path("/etc/polkit-1/rules.d/60-passerelle-pcsc.rules")
+
+
+def checks(section: CardSection | None) -> list[DoctorCheck]:
+    found: list[DoctorCheck] = []
+    pcscd = shutil.which("pcscd") or ("/usr/sbin/pcscd" if Path("/usr/sbin/pcscd").exists() else None)
+    found.append(
+        DoctorCheck("pcscd installed", pcscd is not None, pcscd or "pcscd not found", "apt-get install pcscd")
+    )
+    vpcd = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
+    found.append(
+        DoctorCheck(
+            "vpcd installed (simulator, demo)",
+            vpcd.exists(),
+            str(vpcd) if vpcd.exists() else "vpcd driver not found",
+            "apt-get install vsmartcard-vpcd",
+        )
+    )
+    found.append(
+        DoctorCheck(
+            "pcsc-tools card list (labels of unknown cards)",
+            SMARTCARD_LIST.exists(),
+            str(SMARTCARD_LIST) if SMARTCARD_LIST.exists() else "smartcard_list.txt not found",
+            "apt-get install pcsc-tools",
+        )
+    )
+    found.append(_service_check(section))
+    found.append(
+        DoctorCheck(
+            "polkit rule for the passerelle user",
+            POLKIT_RULE.exists(),
+            str(POLKIT_RULE) if POLKIT_RULE.exists() else "no rule: pcscd refuses a system service user",
+            f"install systemd/polkit/60-passerelle-pcsc.rules as {POLKIT_RULE}",
+        )
+    )
+    return found
+
+
+def _service_check(section: CardSection | None) -> DoctorCheck:
+    socket = section.devices[0].pcsc_socket if section and section.devices else None
+    if socket is not None:
+        os.environ["PCSCLITE_CSOCK_NAME"] = str(socket)
+    try:
+        from drivers.card.pcsc_api import ScardApi
+        from drivers.card.snapshot import take_snapshot
+
+        slots = take_snapshot(ScardApi())
+    except Exception as exc:
+        return DoctorCheck(
+            "pcscd reachable",
+            False,
+            f"{type(exc).__name__}: {exc}",
+            "apt-get install pcscd && systemctl enable --now pcscd.socket",
+        )
+    readers = sorted({slot.reader for slot in slots})
+    return DoctorCheck("pcscd reachable", True, f"{len(readers)} reader(s): {', '.join(readers) or 'none'}")

@@ -1,0 +1,450 @@
+"""The PC/SC driver: readers as devices, cards as events, the reader's slots as retained state."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from daemon.driver import (
+    DeviceChange,
+    DeviceInfo,
+    DeviceState,
+    DriverContext,
+    DriverEvent,
+    DriverItem,
+    RequestError,
+    RequestHandler,
+)
+from drivers.card.atr import PATIENT_CARDS, PROFESSIONAL_CARDS, CardType, Classification, describe
+from drivers.card.config import CardSection, PcscSource
+from drivers.card.events import (
+    CARD_DATA_SCHEMA,
+    CARD_SCHEMA,
+    Beneficiary,
+    CardData,
+    CardEvent,
+    CpxHolder,
+    SlotState,
+    SlotStatusName,
+)
+from drivers.card.identity import ReaderName, device_id, parse_reader_name
+from drivers.card.monitor import (
+    Observation,
+    PcscMonitor,
+    ReaderAdded,
+    ReaderRemoved,
+    ServiceDown,
+    ServiceUp,
+    SlotStatus,
+)
+from drivers.card.nir import nir_key_ok, protect
+from drivers.card.pcsc_api import (
+    STATE_EMPTY,
+    STATE_EXCLUSIVE,
+    STATE_INUSE,
+    STATE_MUTE,
+    STATE_PRESENT,
+    PcscApi,
+    ScardApi,
+)
+from drivers.card.public_read import PublicDataReader, ReadResult
+from drivers.card.vitale import iso_birth_date
+
+log = logging.getLogger(__name__)
+
+FAMILY_NAME = "card"
+DRIVER_NAME = "pcsc"
+OWN_USE_GRACE_S = 1.0  # our own read makes pcscd report "in use": ignore that for this long after it
+CARD_STATUSES = ("present", "in_use", "mute")
+
+
+@dataclass
+class _Slot:
+    pcsc_name: str
+    slot: int
+    status: SlotStatusName = "unavailable"
+    atr: bytes | None = None
+    card: Classification | None = None
+    own_use_until: float = 0.0
+
+    @property
+    def has_card(self) -> bool:
+        return self.status in CARD_STATUSES
+
+    def state(self) -> SlotState:
+        card = self.card if self.has_card else None
+        return SlotState(
+            slot=self.slot,
+            status=self.status,
+            card_type=card.card_type if card else None,
+            atr=card.atr if card else None,
+            label=card.label if card else None,
+        )
+
+
+@dataclass
+class _Reader:
+    info: DeviceInfo
+    name: ReaderName
+    slots: dict[int, _Slot] = field(default_factory=dict)
+
+
+class CardDriver:
+    def __init__(
+        self,
+        section: CardSection,
+        source: PcscSource,
+        context: DriverContext,
+        *,
+        api: PcscApi | None = None,
+        public_reader: PublicDataReader | None = None,
+    ) -> None:
+        self._section = section
+        self._source = source
+        self._context = context
+        self._api = api
+        self._public_reader = public_reader
+        self._readers: dict[str, _Reader] = {}
+        self._by_name: dict[str, tuple[str, int]] = {}
+        self._queue: asyncio.Queue[Observation | DriverItem] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._monitor: PcscMonitor | None = None
+        self._read_pool: ThreadPoolExecutor | None = None
+        self._reading: set[str] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.service_up = False
+
+    @property
+    def name(self) -> str:
+        return f"{FAMILY_NAME}/{self._source.name}"
+
+    @property
+    def monitor(self) -> PcscMonitor | None:
+        return self._monitor
+
+    async def start(self) -> None:
+        if self._source.pcsc_socket is not None:
+            # libpcsclite reads this once, at the process's first PC/SC call.
+            os.environ["PCSCLITE_CSOCK_NAME"] = str(self._source.pcsc_socket)
+        self._loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue()
+        self._read_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="card-read")
+        self._monitor = PcscMonitor(
+            self._api or ScardApi(),
+            self._from_thread,
+            wait_ms=self._section.status_wait_ms,
+            backoff_initial=self._section.reconnect_initial_s,
+            backoff_max=self._section.reconnect_max_s,
+        )
+        self._monitor.start()
+
+    async def stop(self) -> None:
+        monitor, self._monitor = self._monitor, None
+        if monitor is not None:
+            await asyncio.to_thread(monitor.stop)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._read_pool is not None:
+            self._read_pool.shutdown(wait=False, cancel_futures=True)
+
+    def _from_thread(self, observation: Observation) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._queue.put_nowait, observation)
+
+    async def events(self) -> AsyncIterator[DriverItem]:
+        while True:
+            try:
+                item = await asyncio.wait_for(self._queue.get(), timeout=5.0)
+            except TimeoutError:
+                if self._monitor is not None and not self._monitor.alive:
+                    raise RuntimeError("PC/SC monitor thread ended") from None
+                continue
+            if isinstance(item, DriverEvent | DeviceChange):
+                yield item
+            else:
+                for produced in self._apply(item):
+                    yield produced
+
+    def devices(self) -> Sequence[DeviceInfo]:
+        return [reader.info for reader in self._readers.values()]
+
+    def request_handlers(self) -> Mapping[str, RequestHandler]:
+        return {"card/read": self._handle_read_request, "card/list": self._handle_list_request}
+
+    # -- state machine -------------------------------------------------------------------------
+
+    def _apply(self, observation: Observation) -> Iterator[DriverItem]:
+        if isinstance(observation, ServiceUp):
+            self.service_up = True
+            log.info("PC/SC service available")
+        elif isinstance(observation, ServiceDown):
+            self.service_up = False
+            yield from self._service_lost()
+        elif isinstance(observation, ReaderAdded):
+            yield from self._reader_added(observation.name)
+        elif isinstance(observation, ReaderRemoved):
+            yield from self._reader_removed(observation.name)
+        else:
+            yield from self._slot_status(observation)
+
+    def _service_lost(self) -> Iterator[DriverItem]:
+        for reader in self._readers.values():
+            for slot in reader.slots.values():
+                if slot.has_card:
+                    yield self._removed(reader, slot, "pcscd_unavailable", new_status="unavailable")
+                else:
+                    slot.status = "unavailable"
+            if reader.info.state is DeviceState.ONLINE:
+                reader.info = replace(reader.info, state=DeviceState.OFFLINE, problem="pcscd unavailable")
+                yield DeviceChange(reader.info)
+        self._by_name.clear()
+
+    def _reader_added(self, pcsc_name: str) -> Iterator[DriverItem]:
+        name = parse_reader_name(pcsc_name)
+        ident = device_id(name)
+        existing = self._readers.get(ident)
+        if existing is not None and existing.name.base == name.base:
+            taken = existing.slots.get(name.slot)
+            if taken is not None and taken.pcsc_name != pcsc_name and taken.pcsc_name in self._by_name:
+                # Two identical readers without a serial: only plug order can tell them apart.
+                ident = f"{ident}-{name.index or 0}"
+                existing = self._readers.get(ident)
+        if existing is None:
+            info = DeviceInfo(
+                id=ident, family=FAMILY_NAME, driver=DRIVER_NAME, model=name.model, interface=name.base
+            )
+            existing = self._readers[ident] = _Reader(info=info, name=name)
+            yield DeviceChange(info)
+        elif existing.info.state is not DeviceState.ONLINE:
+            existing.info = replace(existing.info, state=DeviceState.ONLINE, problem=None)
+            yield DeviceChange(existing.info)
+        slot = existing.slots.get(name.slot)
+        if slot is None:
+            existing.slots[name.slot] = _Slot(pcsc_name=pcsc_name, slot=name.slot)
+        else:
+            slot.pcsc_name = pcsc_name
+        self._by_name[pcsc_name] = (ident, name.slot)
+
+    def _reader_removed(self, pcsc_name: str) -> Iterator[DriverItem]:
+        where = self._by_name.pop(pcsc_name, None)
+        if where is None:
+            return
+        reader = self._readers[where[0]]
+        slot = reader.slots[where[1]]
+        if slot.has_card:
+            yield self._removed(reader, slot, "reader_removed", new_status="unavailable")
+        else:
+            slot.status = "unavailable"
+            yield self._event(reader, "state", slot)
+        if all(s.status == "unavailable" for s in reader.slots.values()):
+            reader.info = replace(reader.info, state=DeviceState.OFFLINE, problem="reader removed")
+            yield DeviceChange(reader.info)
+
+    def _slot_status(self, observation: SlotStatus) -> Iterator[DriverItem]:
+        where = self._by_name.get(observation.name)
+        if where is None:
+            return
+        reader = self._readers[where[0]]
+        slot = reader.slots[where[1]]
+        status = self._status_of(slot, observation.flags)
+        atr = observation.atr if status in ("present", "in_use") else None
+        had_card, has_card = slot.has_card, status in CARD_STATUSES
+        if had_card and has_card and (observation.card_events > 0 or atr != slot.atr):
+            # Pulled and put back (maybe another card) between two polls: the counter tells.
+            yield self._removed(reader, slot, None, new_status="empty")
+            yield from self._inserted(reader, slot, status, atr)
+        elif had_card and not has_card:
+            yield self._removed(reader, slot, None, new_status=status)
+        elif has_card and not had_card:
+            yield from self._inserted(reader, slot, status, atr)
+        elif status != slot.status:
+            slot.status = status
+            yield self._event(reader, "state", slot)
+
+    def _status_of(self, slot: _Slot, flags: int) -> SlotStatusName:
+        if flags & STATE_PRESENT:
+            if flags & STATE_MUTE:
+                return "mute"
+            if flags & STATE_EXCLUSIVE:
+                return "in_use"
+            if flags & STATE_INUSE and time.monotonic() >= slot.own_use_until:
+                return "in_use"
+            return "present"
+        if flags & STATE_EMPTY:
+            return "empty"
+        return "unavailable"
+
+    def _inserted(
+        self, reader: _Reader, slot: _Slot, status: SlotStatusName, atr: bytes | None
+    ) -> Iterator[DriverItem]:
+        slot.status = status
+        slot.atr = atr
+        slot.card = describe(atr) if atr else None
+        yield self._event(reader, "inserted", slot)
+        if slot.card is not None and self._section.read_public_data.allows(
+            reader.info.id, slot.card.card_type
+        ):
+            self._spawn(self._read_and_publish(reader, slot))
+
+    def _removed(
+        self, reader: _Reader, slot: _Slot, reason: str | None, new_status: SlotStatusName
+    ) -> DriverEvent:
+        card = slot.card
+        slot.status, slot.atr, slot.card = new_status, None, None
+        return self._event(reader, "removed", slot, card=card, reason=reason)
+
+    def _event(
+        self,
+        reader: _Reader,
+        kind: str,
+        slot: _Slot,
+        *,
+        card: Classification | None = None,
+        reason: str | None = None,
+    ) -> DriverEvent:
+        card = card or (slot.card if slot.has_card else None)
+        slots = [reader.slots[number].state() for number in sorted(reader.slots)]
+        data = CardEvent(
+            event=kind,
+            reader=reader.name.base,
+            reader_id=reader.info.id,
+            slot=slot.slot,
+            atr=card.atr if card else None,
+            card_type=card.card_type if card else None,
+            label=card.label if card else None,
+            reason=reason,
+            slots=slots,
+            patient_card_slot=_slot_holding(slots, PATIENT_CARDS),
+            professional_card_slot=_slot_holding(slots, PROFESSIONAL_CARDS),
+        )
+        return DriverEvent(device=reader.info, schema=CARD_SCHEMA, data=data, retained_state="state")
+
+    # -- public data ---------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _read_and_publish(self, reader: _Reader, slot: _Slot) -> None:
+        data = await self.read_public_data(reader, slot)
+        self._queue.put_nowait(DriverEvent(device=reader.info, schema=CARD_DATA_SCHEMA, data=data))
+
+    async def read_public_data(self, reader: _Reader, slot: _Slot) -> CardData:
+        card = slot.card
+        assert card is not None
+        pcsc_name = slot.pcsc_name
+        if pcsc_name in self._reading:
+            result = ReadResult("in_use", "a previous read of this card is still pending")
+        else:
+            result = await self._read_in_thread(slot, card.card_type)
+        return self._card_data(reader, slot.slot, card.card_type, result)
+
+    async def _read_in_thread(self, slot: _Slot, card_type: CardType) -> ReadResult:
+        loop = asyncio.get_running_loop()
+        if self._public_reader is None:
+            self._public_reader = PublicDataReader()
+        pcsc_name = slot.pcsc_name
+        self._reading.add(pcsc_name)
+        slot.own_use_until = float("inf")
+        future = loop.run_in_executor(self._read_pool, self._public_reader.read, pcsc_name, card_type)
+
+        def finished(_: object) -> None:
+            self._reading.discard(pcsc_name)
+            slot.own_use_until = time.monotonic() + OWN_USE_GRACE_S
+
+        future.add_done_callback(finished)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self._section.read_timeout_s)
+        except TimeoutError:
+            # The worker stays blocked until the card answers; the card is never reset to free it.
+            return ReadResult("timeout", f"no answer within {self._section.read_timeout_s:.1f} s")
+
+    def _card_data(self, reader: _Reader, slot: int, card_type: CardType, result: ReadResult) -> CardData:
+        salt = self._section.nir_salt.get_secret_value() if self._section.nir_salt else None
+        beneficiaries = []
+        for person in result.beneficiaries:
+            clear, hashed = protect(person.nir, self._section.nir_mode, salt) if person.nir else (None, None)
+            beneficiaries.append(
+                Beneficiary(
+                    last_name=person.last_name,
+                    first_name=person.first_name,
+                    birth_date=iso_birth_date(person.birth_date),
+                    nir=clear,
+                    nir_hash=hashed,
+                    nir_valid=nir_key_ok(person.nir) if person.nir else None,
+                )
+            )
+        holder = None
+        if result.holder is not None:
+            h = result.holder
+            holder = CpxHolder(
+                national_id=h.national_id,
+                last_name=h.last_name,
+                first_name=h.first_name,
+                profession=h.profession,
+                card_kind=h.card_kind,
+            )
+        if result.status != "ok":
+            log.info("public data read on %s slot %d: %s", reader.info.id, slot, result.status)
+        return CardData(
+            reader=reader.name.base,
+            reader_id=reader.info.id,
+            slot=slot,
+            card_type=card_type,
+            status=result.status,
+            error=result.error,
+            nir_mode=self._section.nir_mode.value,
+            beneficiaries=beneficiaries,
+            holder=holder,
+        )
+
+    async def _handle_read_request(self, request: Mapping[str, Any]) -> Any:
+        reader_id = request.get("reader_id")
+        reader = self._readers.get(reader_id) if isinstance(reader_id, str) else None
+        if reader is None:
+            raise RequestError("not_found", f"no reader {reader_id!r}")
+        wanted = request.get("slot")
+        slots = [s for s in reader.slots.values() if s.has_card and s.card is not None]
+        if wanted is not None:
+            slots = [s for s in slots if s.slot == wanted]
+        if not slots:
+            raise RequestError("no_card", "no card in that reader or slot")
+        results = []
+        for slot in slots:
+            assert slot.card is not None
+            if not self._section.read_public_data.allows(reader.info.id, slot.card.card_type):
+                raise RequestError("not_enabled", "public data reading is not enabled for this card")
+            data = await self.read_public_data(reader, slot)
+            self._queue.put_nowait(DriverEvent(device=reader.info, schema=CARD_DATA_SCHEMA, data=data))
+            results.append(data.model_dump(mode="json"))
+        return results
+
+    async def _handle_list_request(self, request: Mapping[str, Any]) -> Any:
+        return [
+            {
+                "reader_id": reader.info.id,
+                "reader": reader.name.base,
+                "state": reader.info.state.value,
+                "slots": [reader.slots[n].state().model_dump(mode="json") for n in sorted(reader.slots)],
+            }
+            for reader in self._readers.values()
+        ]
+
+
+def _slot_holding(slots: list[SlotState], kinds: frozenset[CardType]) -> int | None:
+    for state in slots:
+        if state.card_type in kinds:
+            return state.slot
+    return None
+
+
+def create_drivers(section: CardSection, context: DriverContext) -> list[CardDriver]:
+    return [CardDriver(section, source, context) for source in section.devices]

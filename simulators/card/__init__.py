@@ -1,0 +1,1 @@
+"""Virtual smart cards over vpcd, and an isolated pcscd to plug them into."""
