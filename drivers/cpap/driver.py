@@ -60,7 +60,7 @@ class ObservanceDriver:
     def __init__(self, source: CpapSource, section: CpapSection, context: DriverContext) -> None:
         self.source = source
         self.section = section
-        self.ledger = Ledger.load(context.state_dir / "cpap" / f"{source.id}.json")
+        self.ledger = Ledger(context.state_dir / "cpap" / source.id)
         self.watch = FolderWatch(
             source.path, source.depth, source.fallback_poll_seconds, source.settle_seconds
         )
@@ -150,7 +150,7 @@ class ObservanceDriver:
             source=self.source.id,
             kind=self.source.kind,
             section=self.section,
-            ledgers=self.ledger.devices,
+            ledgers=await asyncio.to_thread(self.ledger.devices, [b.identity.serial for b in batches]),
             known_problems=self.ledger.problems,
             today=date.today(),
         )
@@ -184,10 +184,7 @@ class ObservanceDriver:
             )
             self._seen.clear()
             return
-        self.ledger.devices.update(plan.ledgers)
-        if plan.problems_key is not None:
-            self.ledger.problems.add(plan.problems_key)
-        await asyncio.to_thread(self.ledger.save)
+        await asyncio.to_thread(self.ledger.commit, plan.ledgers, plan.problems_key)
         self.imports += 1
         log.info(
             "cpap %s: imported %d new / %d changed days, %d periods, %d problem(s)",

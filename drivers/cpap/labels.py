@@ -9,6 +9,7 @@ canonical name whose prefix it starts with, case-insensitively; the longest pref
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 PREFIXES: dict[str, tuple[str, ...]] = {
     "date": ("date",),
@@ -49,3 +50,11 @@ def map_labels(labels: Iterable[str]) -> dict[str, int]:
         if name is not None and name not in found:
             found[name] = i
     return found
+
+
+@lru_cache(maxsize=64)
+def map_header_labels(raw_labels: bytes) -> dict[str, int]:
+    """Same as :func:`map_labels` from the raw 16-byte label fields of an EDF header (cached: every
+    card of a fleet model has the same header)."""
+    labels = [raw_labels[i : i + 16].decode("latin-1") for i in range(0, len(raw_labels), 16)]
+    return map_labels(labels)

@@ -1,13 +1,17 @@
 """Import ledger: what was already published, per device, so re-imports publish nothing new.
 
-Written atomically (temp file + rename) only after the core acknowledged that every event of the
-import is in its outbox.
+One small JSON file per device (``<state_dir>/cpap/<source>/devices/<serial>.json``), so a station
+that sees thousands of cards rewrites only the devices an import touched. Files are written atomically
+(temp file + fsync + rename) and only after the core acknowledged that every event of the import is
+in its outbox.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,38 +26,51 @@ class DeviceLedger:
     patient_ref: str | None = None
 
 
-@dataclass(slots=True)
+def _write_atomic(path: Path, doc: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w") as fh:
+        json.dump(doc, fh, separators=(",", ":"))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
 class Ledger:
-    path: Path
-    devices: dict[str, DeviceLedger] = field(default_factory=dict)
-    problems: set[str] = field(default_factory=set)  # hashes of problem sets already reported
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._devices: dict[str, DeviceLedger] = {}
+        problems = root / "problems.json"
+        self.problems: set[str] = set(json.loads(problems.read_text())) if problems.exists() else set()
 
-    @classmethod
-    def load(cls, path: Path) -> Ledger:
-        ledger = cls(path)
-        if not path.exists():
-            return ledger
-        raw = json.loads(path.read_text())
-        for serial, d in raw.get("devices", {}).items():
-            ledger.devices[serial] = DeviceLedger(
-                d.get("days", {}), d.get("periods", {}), d.get("renewal"), d.get("patient_ref")
-            )
-        ledger.problems = set(raw.get("problems", []))
-        return ledger
+    def _path(self, serial: str) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9_-]", "_", serial)
+        return self.root / "devices" / f"{safe}.json"
 
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        doc = {
-            "version": 1,
-            "devices": {
-                s: {"days": d.days, "periods": d.periods, "renewal": d.renewal, "patient_ref": d.patient_ref}
-                for s, d in self.devices.items()
-            },
-            "problems": sorted(self.problems),
-        }
-        tmp = self.path.with_suffix(".tmp")
-        with tmp.open("w") as fh:
-            json.dump(doc, fh, separators=(",", ":"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+    def device(self, serial: str) -> DeviceLedger:
+        if serial not in self._devices:
+            path = self._path(serial)
+            if path.exists():
+                d = json.loads(path.read_text())
+                self._devices[serial] = DeviceLedger(d["days"], d["periods"], d["renewal"], d["patient_ref"])
+            else:
+                self._devices[serial] = DeviceLedger()
+        return self._devices[serial]
+
+    def devices(self, serials: Iterable[str]) -> dict[str, DeviceLedger]:
+        return {s: self.device(s) for s in serials}
+
+    def commit(self, updated: dict[str, DeviceLedger], problems_key: str | None) -> None:
+        """Record an import whose events are all stored (blocking I/O: run it in a thread)."""
+        for serial, led in updated.items():
+            doc = {
+                "days": led.days,
+                "periods": led.periods,
+                "renewal": led.renewal,
+                "patient_ref": led.patient_ref,
+            }
+            _write_atomic(self._path(serial), doc)
+            self._devices[serial] = led
+        if problems_key is not None:
+            self.problems.add(problems_key)
+            _write_atomic(self.root / "problems.json", sorted(self.problems))

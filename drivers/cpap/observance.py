@@ -40,9 +40,9 @@ MIDNIGHT_OFFSET = 12 * 60  # minutes after noon
 BoundaryRule = Literal["resmed_day", "calendar_midnight"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs 4x, and a year of days is built per card
 class DayUsage:
-    """One ResMed day (noon to noon, labelled by the date of its first noon)."""
+    """One ResMed day (noon to noon, labelled by the date of its first noon). Treat as immutable."""
 
     day: date
     usage_minutes: int
@@ -179,31 +179,45 @@ def compute_periods(
     """
     if not days:
         return []
-    first = min(d.day for d in days)
-    anchor = start if start is not None else first
-    last = data_end if data_end is not None else max(d.day for d in days)
+    ordinals = [d.day.toordinal() for d in days]
+    anchor = start if start is not None else date.fromordinal(min(ordinals))
+    last = data_end if data_end is not None else date.fromordinal(max(ordinals))
     if last < anchor:
         return []
-    per_date = attribute_minutes(days, rule)
-    four_hours = {d.day for d in days if d.usage_minutes >= DAILY_TARGET_MINUTES}
-    with_data = {d.day for d in days}
+    base = anchor.toordinal()
+    n_periods = (last.toordinal() - base) // PERIOD_DAYS + 1
+    span = n_periods * PERIOD_DAYS
+    # Dense per-day arrays over the covered span (index = days since the anchor).
+    minutes = [0] * (span + 1)
+    present = [0] * span
+    good = [0] * span
+    for d, o in zip(days, ordinals, strict=True):
+        i = o - base
+        late = 0
+        if rule == "calendar_midnight" and d.after_midnight_minutes is not None:
+            late = min(d.after_midnight_minutes, d.usage_minutes)
+        if 0 <= i < span:
+            minutes[i] += d.usage_minutes - late
+            present[i] = 1
+            good[i] = 1 if d.usage_minutes >= DAILY_TARGET_MINUTES else 0
+        if late and -1 <= i < span:
+            minutes[i + 1] += late
     table = forfaits()
-    n_periods = (last - anchor).days // PERIOD_DAYS + 1
     periods: list[Period] = []
     for k in range(n_periods):
-        p_start = anchor + timedelta(days=k * PERIOD_DAYS)
-        p_end = p_start + timedelta(days=PERIOD_DAYS - 1)
-        dates = [p_start + timedelta(days=i) for i in range(PERIOD_DAYS)]
-        minutes = sum(per_date.get(x, 0) for x in dates)
-        tier = tier_for(minutes, telemonitored=telemonitored)
+        lo, hi = k * PERIOD_DAYS, (k + 1) * PERIOD_DAYS
+        total = sum(minutes[lo:hi])
+        tier = tier_for(total, telemonitored=telemonitored)
+        p_start = date.fromordinal(base + lo)
+        p_end = date.fromordinal(base + hi - 1)
         periods.append(
             Period(
                 index=k,
                 start=p_start,
                 end=p_end,
-                minutes=minutes,
-                days_with_data=sum(1 for x in dates if x in with_data),
-                days_at_least_4h=sum(1 for x in dates if x in four_hours),
+                minutes=total,
+                days_with_data=sum(present[lo:hi]),
+                days_at_least_4h=sum(good[lo:hi]),
                 tier=tier,
                 lpp_code=table[tier.value].lpp_code,
                 complete=p_end <= last,

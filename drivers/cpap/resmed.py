@@ -6,12 +6,14 @@ damaged file becomes a typed :class:`Problem` and the rest of the card is still 
 
 from __future__ import annotations
 
+import binascii
 import json
 import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,8 @@ import edfio
 import numpy as np
 import numpy.typing as npt
 
-from drivers.cpap.checksums import crc16_ccitt_false, edf_side_crc, identification_crc
-from drivers.cpap.labels import map_labels
+from drivers.cpap.checksums import edf_side_crc, identification_crc
+from drivers.cpap.labels import map_header_labels
 from drivers.cpap.observance import MIDNIGHT_OFFSET, DayUsage
 from drivers.cpap.problems import Problem, ProblemCode
 
@@ -118,8 +120,10 @@ class StrRead:
     serial: str | None  # from the recording field (SRN=…), a fallback for a missing identification
 
 
-def read_str(raw: bytes, name: str, problems: list[Problem]) -> StrRead:
-    """Daily records of an STR.edf image (one record per ResMed day, starting at noon)."""
+def read_str(raw: bytes, name: str, problems: list[Problem], *, verify_crc: bool = True) -> StrRead:
+    """Daily records of an STR.edf image (one record per ResMed day, starting at noon).
+
+    ``verify_crc`` checks every record's Crc16 (about a fifth of the time for a year of records)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # truncation is checked below, with our own message
@@ -127,8 +131,10 @@ def read_str(raw: bytes, name: str, problems: list[Problem]) -> StrRead:
             signals = edf.signals
             header_bytes = edf.bytes_in_header_record
             record_seconds = edf.data_record_duration
-            start = edf.startdatetime
             recording = edf.local_recording_identification
+            # Plain EDF (no EDF+ time-keeping signal): the start is the header's date and time.
+            # Parsed here from the same bytes because edfio's startdatetime scans every signal.
+            start = _header_start(raw)
     except Exception as exc:  # edfio raises ValueError/IndexError/… on garbage: all mean "unreadable"
         problems.append(Problem(ProblemCode.STR_UNREADABLE, name, f"not a readable EDF file: {exc}"))
         return StrRead([], None)
@@ -139,12 +145,13 @@ def read_str(raw: bytes, name: str, problems: list[Problem]) -> StrRead:
             Problem(ProblemCode.STR_LAYOUT, name, f"record duration {record_seconds} s, not 86400")
         )
         return StrRead([], serial)
-    sig_index = map_labels(s.label for s in signals)
+    layout = _layout(bytes(raw[256:header_bytes]), len(signals))
+    sig_index = layout.index
     missing = [k for k in ("duration",) if k not in sig_index]
     if missing:
         problems.append(Problem(ProblemCode.STR_LAYOUT, name, f"missing signals: {', '.join(missing)}"))
         return StrRead([], serial)
-    record_len = 2 * sum(s.samples_per_data_record for s in signals)
+    record_len = layout.record_bytes
     declared = int(raw[236:244].decode("ascii", "replace").strip() or -1)
     available = (len(raw) - header_bytes) // record_len
     if declared != available or (len(raw) - header_bytes) % record_len:
@@ -158,7 +165,7 @@ def read_str(raw: bytes, name: str, problems: list[Problem]) -> StrRead:
     n = available if declared < 0 else min(declared, available)
     if n <= 0:
         return StrRead([], serial)
-    bad = _bad_records(raw, header_bytes, record_len, n, signals)
+    bad = _bad_records(raw, header_bytes, record_len, n, verify_crc and "crc16" in sig_index)
     first_day = (start - NOON).date() if start.hour < 12 else start.date()
 
     def column(key: str) -> npt.NDArray[np.int16] | None:
@@ -186,22 +193,17 @@ def read_str(raw: bytes, name: str, problems: list[Problem]) -> StrRead:
                     f"{int(wrong.sum())} record(s) whose Date signal disagrees with the header start",
                 )
             )
-    days: list[DayUsage] = []
-    bad_set = set(bad)
-    minutes_l, sessions_l, late_l = minutes.tolist(), sessions.tolist(), late.tolist()
-    for i in range(n):
-        if i in bad_set:
-            continue
-        days.append(
-            DayUsage(
-                first_day + timedelta(days=i),
-                minutes_l[i],
-                sessions_l[i],
-                ahi[i],
-                leak95[i],
-                late_l[i] if minutes_l[i] else 0,
-            )
+    base = first_day.toordinal()
+    fromordinal = date.fromordinal
+    days = [
+        DayUsage(fromordinal(base + i), m, s, a, lk, lt if m else 0)
+        for i, (m, s, a, lk, lt) in enumerate(
+            zip(minutes.tolist(), sessions.tolist(), ahi, leak95, late.tolist(), strict=True)
         )
+    ]
+    if bad:
+        bad_set = set(bad)
+        days = [d for i, d in enumerate(days) if i not in bad_set]
     if bad:
         listed = ", ".join(str(first_day + timedelta(days=i)) for i in bad[:5])
         problems.append(
@@ -214,17 +216,39 @@ def read_str(raw: bytes, name: str, problems: list[Problem]) -> StrRead:
     return StrRead(days, serial)
 
 
-def _bad_records(raw: bytes, header: int, record_len: int, n: int, signals: Any) -> list[int]:
-    if not signals or signals[-1].label.strip().lower() != "crc16":
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    index: dict[str, int]  # canonical signal name -> signal number
+    record_bytes: int
+
+
+@lru_cache(maxsize=64)
+def _layout(signal_header: bytes, n: int) -> _Layout:
+    """Signal map and record size from the per-signal header block (identical on every card of a
+    model, so cached: the labels and sample counts are decoded once per model, not per card)."""
+    spr_at = n * (16 + 80 + 8 + 8 + 8 + 8 + 8 + 80)
+    samples = sum(int(signal_header[spr_at + 8 * i : spr_at + 8 * i + 8]) for i in range(n))
+    return _Layout(map_header_labels(signal_header[: 16 * n]), 2 * samples)
+
+
+def _header_start(raw: bytes) -> datetime:
+    d, t = raw[168:176].decode("ascii"), raw[176:184].decode("ascii")
+    day, month, yy = (int(x) for x in d.split("."))
+    hh, mm, ss = (int(x) for x in t.split("."))
+    return datetime(1900 + yy if yy >= 85 else 2000 + yy, month, day, hh, mm, ss)
+
+
+def _bad_records(raw: bytes, header: int, record_len: int, n: int, has_crc: bool) -> list[int]:
+    """Records whose trailing Crc16 (CRC-16/CCITT-FALSE of the record's other bytes) is wrong."""
+    if not has_crc:
         return []
     view = memoryview(raw)
-    bad = []
-    for i in range(n):
-        off = header + i * record_len
-        stored = raw[off + record_len - 2] | raw[off + record_len - 1] << 8
-        if crc16_ccitt_false(view[off : off + record_len - 2]) != stored:
-            bad.append(i)
-    return bad
+    words = np.frombuffer(raw, dtype="<u2", count=n * record_len // 2, offset=header).reshape(n, -1)
+    stored = words[:, -1].tolist()
+    body = record_len - 2
+    crc = binascii.crc_hqx  # CRC-16/CCITT-FALSE with init 0xFFFF (see checksums.py)
+    computed = [crc(view[o : o + body], 0xFFFF) for o in range(header, header + n * record_len, record_len)]
+    return [i for i, (a, b) in enumerate(zip(computed, stored, strict=True)) if a != b]
 
 
 def _sessions(
