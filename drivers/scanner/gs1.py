@@ -115,6 +115,7 @@ def _swallowed_field(value: str, own_ai: str, today: date) -> bool:
 def decode_elements(pairs: list[tuple[str, str, bool]], today: date) -> GS1Decoded:
     out = GS1Decoded(parsed=True)
     problems: set[Problem] = set()
+    expiry_7003: date | None = None  # AI 17 wins when both are present
     for ai, value, separator_required in pairs:
         out.elements.append(GS1Element(ai=ai, value=value))
         if ai in _GTIN_AIS:
@@ -135,8 +136,8 @@ def decode_elements(pairs: list[tuple[str, str, bool]], today: date) -> GS1Decod
             hh, mm = value[6:8], value[8:10]
             if when is None or not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
                 problems.add(Problem.INVALID_DATE)
-            elif out.expiry is None:
-                out.expiry = when
+            elif expiry_7003 is None:
+                expiry_7003 = when
         elif ai == "10" and out.lot is None:
             out.lot = value
         elif ai == "21" and out.serial is None:
@@ -145,6 +146,8 @@ def decode_elements(pairs: list[tuple[str, str, bool]], today: date) -> GS1Decod
             out.cip13 = value
         if separator_required and _swallowed_field(value, ai, today):
             problems.add(Problem.MISSING_SEPARATOR_SUSPECTED)
+    if out.expiry is None:
+        out.expiry = expiry_7003
     # A medicine's GTIN-14 is "0" + its CIP13.
     if out.cip13 is None and out.gtin and out.gtin.startswith("03400") and not out.gtin.startswith("034008"):
         out.cip13 = out.gtin[1:]

@@ -1,0 +1,177 @@
+"""Property tests: GS1 round trips through the HID simulator and driver, and robustness to noise."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from daemon.driver import DeviceState
+from drivers.scanner.checks import gs1_check_digit
+from drivers.scanner.config import ScannerDevice
+from drivers.scanner.dates import yymmdd
+from drivers.scanner.decode import decode_bytes, decode_text
+from drivers.scanner.framing import SerialFramer
+from drivers.scanner.gs1 import encode_gs1
+from drivers.scanner.hid import HidScannerDriver, decode_evdev_stream, keyscan_payload
+from drivers.scanner.keymaps import LAYOUTS
+from drivers.scanner.keystream import EV_KEY, EV_SYN, KeyStreamDecoder
+from drivers.scanner.payload import Problem, ScanPayload
+from simulators.scanner.hid_sim import HidScannerSimulator
+from simulators.scanner.keyboard import Typist, pack
+
+from .conftest import ItemStream
+
+CSET82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+TODAY = date.today()
+
+
+@st.composite
+def gtins(draw: st.DrawFn) -> str:
+    body = draw(st.text("0123456789", min_size=13, max_size=13))
+    return body + str(gs1_check_digit(body))
+
+
+@st.composite
+def yymmdds(draw: st.DrawFn) -> str:
+    yy = draw(st.integers(0, 99))
+    mm = draw(st.integers(1, 12))
+    dd = draw(st.integers(0, 28))
+    return f"{yy:02d}{mm:02d}{dd:02d}"
+
+
+def x_values(max_size: int) -> st.SearchStrategy[str]:
+    return st.text(CSET82, min_size=1, max_size=max_size)
+
+
+AI_VALUES: dict[str, st.SearchStrategy[str]] = {
+    "01": gtins(),
+    "11": yymmdds(),
+    "17": yymmdds(),
+    "10": x_values(20),
+    "21": x_values(20),
+    "240": x_values(30),
+    "30": st.text("0123456789", min_size=1, max_size=8),
+    "7003": st.builds(
+        lambda d, h, m: f"{d}{h:02d}{m:02d}", yymmdds(), st.integers(0, 23), st.integers(0, 59)
+    ),
+}
+
+
+@st.composite
+def element_lists(draw: st.DrawFn) -> list[tuple[str, str]]:
+    ais = draw(st.lists(st.sampled_from(sorted(AI_VALUES)), min_size=1, max_size=5, unique=True))
+    return [(ai, draw(AI_VALUES[ai])) for ai in ais]
+
+
+def _check_round_trip(payload: ScanPayload, elements: list[tuple[str, str]], message: str) -> None:
+    assert payload.raw == message
+    assert payload.kind == "gs1"
+    assert [(e.ai, e.value) for e in payload.elements or []] == elements
+    # Only the missing-GS heuristic may (rightly, "suspected") fire on a lot that holds AI-like text.
+    assert set(payload.problems) <= {Problem.MISSING_SEPARATOR_SUSPECTED}
+    values = dict(elements)
+    assert payload.gtin == values.get("01")
+    assert payload.lot == values.get("10")
+    assert payload.serial == values.get("21")
+    if "17" in values:
+        assert payload.expiry == yymmdd(values["17"], TODAY)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    elements=element_lists(), layout=st.sampled_from(["us", "fr"]), gs_mode=st.sampled_from(["ctrl", "alt"])
+)
+def test_gs1_round_trip_through_the_key_stream(
+    elements: list[tuple[str, str]], layout: str, gs_mode: str
+) -> None:
+    message = "]d2" + encode_gs1(elements)
+    stream = pack(Typist(LAYOUTS[layout], gs_mode=gs_mode).type(message))  # type: ignore[arg-type]
+    payloads = decode_evdev_stream(stream, layout)
+    assert len(payloads) == 1
+    _check_round_trip(payloads[0], elements, message)
+
+
+async def _through_driver(batch: list[tuple[str, str, list[tuple[str, str]]]]) -> list[ScanPayload]:
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (layout, message, _) in enumerate(batch):
+            sim = HidScannerSimulator(Path(tmp) / f"ev{i}", layout=layout)
+            sim.create()
+            driver = HidScannerDriver(
+                ScannerDevice.model_validate(
+                    {"id": "prop", "driver": "hid", "path": str(sim.path), "layout": layout}
+                )
+            )
+            await driver.start()
+            stream = ItemStream(driver.events())
+            try:
+                await stream.state(DeviceState.ONLINE)
+                await sim.connect()
+                await sim.scan(message, realtime=False)
+                out.append(await stream.scan())
+            finally:
+                await stream.close()
+                sim.close()
+    return out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(elements=element_lists(), layout=st.sampled_from(["us", "fr"]))
+def test_gs1_round_trip_through_hid_simulator_fifo_and_driver(
+    elements: list[tuple[str, str]], layout: str
+) -> None:
+    message = "]d2" + encode_gs1(elements)
+    (payload,) = asyncio.run(_through_driver([(layout, message, elements)]))
+    _check_round_trip(payload, elements, message)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    chunks=st.lists(st.binary(max_size=300), max_size=8),
+    terminator=st.sampled_from(["cr", "crlf", "tab", "none"]),
+)
+def test_random_serial_bytes_give_typed_payloads(chunks: list[bytes], terminator: str) -> None:
+    framer = SerialFramer(terminator, max_length=256)
+    frames = [frame for chunk in chunks for frame in framer.feed(chunk)]
+    tail = framer.flush()
+    for data, problems in frames + ([tail] if tail else []):
+        payload = decode_bytes(data, problems=problems)
+        assert all(isinstance(p, Problem) for p in payload.problems)
+        assert payload.valid == (not (set(payload.problems) - {Problem.TERMINATOR_MISSING}))
+        ScanPayload.model_validate_json(payload.model_dump_json())
+
+
+key_events = st.tuples(
+    st.floats(0, 0.5),
+    st.sampled_from([EV_KEY, EV_KEY, EV_KEY, EV_SYN, 4]),
+    st.integers(0, 130),
+    st.sampled_from([0, 1, 1, 2]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=st.lists(key_events, max_size=120), layout=st.sampled_from(["us", "fr"]))
+def test_random_key_streams_never_crash(events: list[tuple[float, int, int, int]], layout: str) -> None:
+    decoder = KeyStreamDecoder(LAYOUTS[layout], min_length=1)
+    now = 1_700_000_000.0
+    scans = []
+    for gap, ev_type, code, value in events:
+        now += gap
+        scans += decoder.feed_event(now, ev_type, code, value)
+    tail = decoder.flush()
+    for scan in scans + ([tail] if tail else []):
+        payload = keyscan_payload(scan)
+        assert all(isinstance(p, Problem) for p in payload.problems)
+
+
+@settings(max_examples=100, deadline=None)
+@given(noise=st.binary(max_size=2000))
+def test_random_bytes_as_input_events_never_crash(noise: bytes) -> None:
+    for payload in decode_evdev_stream(noise, "fr", min_length=1):
+        assert isinstance(payload, ScanPayload)
+    assert decode_text(noise.decode("latin-1")).kind
