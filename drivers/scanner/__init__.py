@@ -75,7 +75,7 @@ class ScannerFamily:
         from simulators.scanner.runner import running_simulators
 
         serial_link, hid_fifo = workdir / "scanner-serial", workdir / "scanner-hid.fifo"
-        async with running_simulators(serial_link=serial_link, hid_path=hid_fifo, layout="fr", interval=3.0):
+        async with running_simulators(serial_link=serial_link, hid_path=hid_fifo, layout="fr", interval=2.0):
             yield {
                 "devices": [
                     {"id": "counter-serial", "driver": "serial", "path": str(serial_link)},

@@ -1,0 +1,30 @@
+"""FAMILY.demo: both simulators running the PSAD scenario, read by the real drivers it configures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from daemon.driver import DriverContext
+from drivers.scanner import FAMILY
+from drivers.scanner.config import ScannerSection
+
+from .conftest import ItemStream
+
+
+async def test_demo_produces_scans_from_both_simulators(tmp_path: Path) -> None:
+    async with FAMILY.demo(tmp_path) as section_data:
+        assert section_data is not None
+        section = ScannerSection.model_validate(section_data)
+        drivers = FAMILY.create_drivers(section, DriverContext("demo", tmp_path, tmp_path))
+        streams = []
+        for driver in drivers:
+            await driver.start()
+            streams.append(ItemStream(driver.events()))
+        try:
+            first = [await stream.scan(timeout=15) for stream in streams]
+        finally:
+            for stream in streams:
+                await stream.close()
+    assert {p.kind for p in first} <= {"gs1", "e_prescription", "rpps", "finess", "acl13", "hibc"}
+    assert first[0].raw.startswith("]d2")  # serial: the CPAP mask UDI, first in the scenario
+    assert first[1].raw.startswith("]C1")  # HID: the oxygen concentrator, second
