@@ -108,6 +108,7 @@ class FolderWatch:
             log.warning("inotify unavailable (%s); polling every %.0f s", exc, self.fallback)
             self._inotify = None
         self._rewatch()
+        self._wake_r, self._wake_w = os.pipe()  # lets stop() interrupt the thread's poll at once
         self._thread = threading.Thread(target=self._mounts, args=(loop,), name="cpap-mounts", daemon=True)
         self._thread.start()
 
@@ -119,8 +120,11 @@ class FolderWatch:
             self._inotify.close()
             self._inotify = None
         if self._thread is not None:
+            os.write(self._wake_w, b"x")
             self._thread.join(timeout=2)
             self._thread = None
+            os.close(self._wake_r)
+            os.close(self._wake_w)
 
     def _rewatch(self) -> None:
         """Watch the root and the folders below it down to ``depth`` (not inside DATALOG)."""
@@ -156,8 +160,10 @@ class FolderWatch:
         try:
             poller = select.poll()
             poller.register(fd, select.POLLPRI | select.POLLERR)
+            poller.register(self._wake_r, select.POLLIN)
             while not self._stop.is_set():
-                if poller.poll(500):
+                ready = poller.poll(5000)
+                if any(f == fd for f, _ in ready):
                     os.lseek(fd, 0, os.SEEK_SET)
                     while os.read(fd, 65536):  # reading to the end re-arms the notification
                         pass
