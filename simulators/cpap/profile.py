@@ -51,6 +51,7 @@ BUILTIN: dict[str, Profile] = {
         holidays=((date(2026, 7, 20), date(2026, 8, 16)),),
     ),
     "as11": Profile(serial="22231234567", model="AirSense11", seed=5),
+    "s9": Profile(serial="22121234567", model="S9", seed=8, days=200),
     "s9-french": Profile(serial="22131234567", model="S9", language="fr", seed=9, days=200),
 }
 

@@ -229,3 +229,31 @@ def test_record_crc_is_ccitt_false(make_card: CardFactory) -> None:
     import binascii
 
     assert int(rec[-1]) == binascii.crc_hqx(raw[256 * 82 : 256 * 82 + 196], 0xFFFF)
+
+
+def test_s9_english_old_labels(make_card: CardFactory) -> None:
+    card = make_card("s9", days=40)
+    labels = edfio.read_edf(card.root / "STR.edf").labels
+    assert {"Mask On", "Mask Off", "Mask Dur", "Leak 95"} <= set(labels)
+    read = read_card(card.root)
+    assert read.problems == []
+    assert [d.usage_minutes for d in read.days] == [n.usage_minutes for n in card.nights]
+
+
+def test_date_signal_disagreeing_with_header_is_reported(make_card: CardFactory) -> None:
+    import binascii
+
+    card = make_card("good", days=20)
+    path = card.root / "STR.edf"
+    raw = bytearray(path.read_bytes())
+    header, size = 256 * 82, 198
+    off = header + size * 7  # the Date signal is the first sample of each record
+    raw[off : off + 2] = (int.from_bytes(raw[off : off + 2], "little") + 3).to_bytes(2, "little")
+    crc = binascii.crc_hqx(bytes(raw[off : off + size - 2]), 0xFFFF)  # keep the record valid
+    raw[off + size - 2 : off + size] = crc.to_bytes(2, "little")
+    path.write_bytes(bytes(raw))
+    read = read_card(card.root)
+    problem = next(p for p in read.problems if p.code is ProblemCode.DATE_MISMATCH)
+    assert problem.message.startswith("1 record")
+    assert ProblemCode.RECORD_CRC_MISMATCH not in codes(read.problems)
+    assert read.days[7].day == card.nights[7].day  # the header start is authoritative
