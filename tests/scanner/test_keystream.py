@@ -186,3 +186,12 @@ def test_unmapped_key_is_a_typed_problem() -> None:
 def test_printable_sanity() -> None:
     assert PRINTABLE.startswith(" !")
     assert set(string.ascii_letters) <= set(PRINTABLE)
+
+
+def test_inventory_burst_back_to_back_is_split_on_terminators() -> None:
+    typist = Typist(FR)
+    texts = [f"]C0{10101234560 + i}" for i in range(20)]
+    events = [event for text in texts for event in typist.type(text)]
+    scans = decode(pack(events), FR)
+    assert [s.text for s in scans] == texts
+    assert all(s.terminated for s in scans)
