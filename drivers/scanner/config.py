@@ -39,6 +39,9 @@ class ScannerDevice(BaseModel):
     min_length: int = Field(3, ge=1, description="HID: shorter idle-ended fragments are human typing")
     max_length: int = Field(4096, ge=16, le=65536)
     gs_stand_ins: list[str] = Field(default_factory=lambda: list(DEFAULT_GS_STAND_INS))
+    publish_nir: bool = Field(
+        False, description="publish scanned NIRs (social security numbers) instead of redacting them"
+    )
     reopen_interval_s: float = Field(1.0, gt=0, le=60, description="retry period while unplugged")
 
     @model_validator(mode="after")

@@ -31,6 +31,22 @@ def _is_valid(problems: Iterable[Problem]) -> bool:
     return not (set(problems) - ADVISORY)
 
 
+# NIR (French social security number): sex 1-4 (7/8 temporary), YY, MM, department (2A/2B in
+# Corsica), commune, order, then a key = 97 - (number mod 97). Health data: never published unless
+# the operator opts in.
+_NIR = re.compile(r"[1-478]\d{4}(?:\d{2}|2A|2B)\d{6}\d{2}")
+
+
+def looks_like_nir(data: str) -> bool:
+    compact = data.replace(" ", "").upper()
+    if not _NIR.fullmatch(compact):
+        return False
+    body = compact[:13].replace("2A", "19", 1) if compact[5:7] == "2A" else compact[:13]
+    if compact[5:7] == "2B":
+        body = compact[:5] + "18" + compact[7:13]
+    return 97 - int(body) % 97 == int(compact[13:])
+
+
 def normalize_stand_ins(text: str, stand_ins: Iterable[str] = DEFAULT_GS_STAND_INS) -> str:
     for stand_in in stand_ins:
         if stand_in:
@@ -44,6 +60,7 @@ def decode_bytes(
     today: date | None = None,
     problems: Iterable[Problem] = (),
     stand_ins: Iterable[str] = DEFAULT_GS_STAND_INS,
+    allow_nir: bool = False,
 ) -> ScanPayload:
     """Bytes from a raw (serial) scanner: UTF-8, or a ``not_utf8`` problem with the bad bytes shown
     as ``\\xNN`` escapes in ``raw`` so support staff can read them."""
@@ -53,7 +70,7 @@ def decode_bytes(
     except UnicodeDecodeError:
         text = raw.decode("utf-8", "backslashreplace")
         extra.append(Problem.NOT_UTF8)
-    return decode_text(text, today=today, problems=extra, stand_ins=stand_ins)
+    return decode_text(text, today=today, problems=extra, stand_ins=stand_ins, allow_nir=allow_nir)
 
 
 def _gs1_payload(raw: str, symbology: str | None, decoded: GS1Decoded, extra: list[Problem]) -> ScanPayload:
@@ -131,6 +148,7 @@ def decode_text(
     today: date | None = None,
     problems: Iterable[Problem] = (),
     stand_ins: Iterable[str] = DEFAULT_GS_STAND_INS,
+    allow_nir: bool = False,
 ) -> ScanPayload:
     """Decode one complete scan. ``problems`` come from the transport (terminator missing…)."""
     today = today or date.today()
@@ -139,6 +157,8 @@ def decode_text(
     symbology, data = split_aim(raw)
     if not data:
         return _simple(raw, symbology, "text", _merge(extra, [Problem.EMPTY]))
+    if not allow_nir and looks_like_nir(data):
+        return _simple((symbology or "") + "*" * len(data), symbology, "text", extra, redacted=True)
 
     if data.startswith(_ISO15434_HEADER):
         complete = data.endswith("\x1e\x04") and data[4:6].isdigit()

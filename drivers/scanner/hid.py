@@ -27,9 +27,11 @@ def occurred_at(event_time: float) -> datetime:
     return datetime.fromtimestamp(event_time if abs(event_time - now) < 3600 else now, UTC)
 
 
-def keyscan_payload(scan: KeyScan, stand_ins: Iterable[str] = DEFAULT_GS_STAND_INS) -> ScanPayload:
+def keyscan_payload(
+    scan: KeyScan, stand_ins: Iterable[str] = DEFAULT_GS_STAND_INS, allow_nir: bool = False
+) -> ScanPayload:
     """The payload of one keyboard-wedge scan (shared with ``passerelle decode --from-evdev``)."""
-    return decode_text(scan.text, problems=scan.problems, stand_ins=stand_ins)
+    return decode_text(scan.text, problems=scan.problems, stand_ins=stand_ins, allow_nir=allow_nir)
 
 
 def decode_evdev_stream(
@@ -106,7 +108,7 @@ class HidScannerDriver:
         return DeviceChange(self._info())
 
     def _event(self, scan: KeyScan) -> DriverEvent:
-        payload = keyscan_payload(scan, self.config.gs_stand_ins)
+        payload = keyscan_payload(scan, self.config.gs_stand_ins, self.config.publish_nir)
         return DriverEvent(
             device=self._info(), schema=SCAN_SCHEMA, data=payload, occurred_at=occurred_at(scan.ended_at)
         )

@@ -102,3 +102,6 @@ class ScanPayload(BaseModel):
     )
     two_d_doc: TwoDDocHeader | None = None
     url: str | None = None
+    redacted: bool = Field(
+        default=False, description="the scan was a NIR (social security number): raw replaced by asterisks"
+    )

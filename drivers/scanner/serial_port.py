@@ -78,7 +78,9 @@ class SerialScannerDriver:
 
     def _event(self, frame: tuple[bytes, list[Problem]], when: float) -> DriverEvent:
         data, problems = frame
-        payload = decode_bytes(data, problems=problems, stand_ins=self.config.gs_stand_ins)
+        payload = decode_bytes(
+            data, problems=problems, stand_ins=self.config.gs_stand_ins, allow_nir=self.config.publish_nir
+        )
         return DriverEvent(
             device=self._info(),
             schema=SCAN_SCHEMA,

@@ -289,3 +289,25 @@ def test_gs1_century_rule() -> None:
     assert gs1_year(76, date(2026, 1, 1)) == 2076
     assert gs1_year(77, date(2026, 1, 1)) == 1977
     assert gs1_year(99, date(2051, 1, 1)) == 2099
+
+
+def _nir(body: str) -> str:
+    numeric = body.replace("2A", "19").replace("2B", "18")
+    return body + f"{97 - int(numeric) % 97:02d}"
+
+
+@pytest.mark.parametrize("body", ["1850575123456", "2910199001002", "185052A123456", "185052B123456"])
+def test_nir_is_redacted_unless_opted_in(body: str) -> None:
+    nir = _nir(body)
+    redacted = decode_text(nir, today=TODAY)
+    assert redacted.redacted
+    assert nir not in redacted.model_dump_json()
+    assert redacted.raw == "*" * 15
+    published = decode_text(nir, today=TODAY, allow_nir=True)
+    assert (published.raw, published.redacted) == (nir, False)
+
+
+def test_fifteen_digits_with_a_wrong_nir_key_are_not_redacted() -> None:
+    nir = _nir("1850575123456")
+    wrong = nir[:13] + f"{(int(nir[13:]) + 1) % 97:02d}"
+    assert not decode_text(wrong, today=TODAY).redacted
