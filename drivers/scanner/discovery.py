@@ -6,10 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-SYS_INPUT = Path("/sys/class/input")
-SYS_TTY = Path("/sys/class/tty")
-BY_ID_INPUT = Path("/dev/input/by-id")
-BY_ID_SERIAL = Path("/dev/serial/by-id")
+ROOT = Path("/")  # tests point this at a fabricated tree
 
 
 @dataclass(frozen=True)
@@ -43,24 +40,26 @@ def _by_id(directory: Path) -> dict[str, str]:
     return links
 
 
-def input_devices() -> list[FoundDevice]:
-    links = _by_id(BY_ID_INPUT)
+def input_devices(root: Path = ROOT) -> list[FoundDevice]:
+    links = _by_id(root / "dev/input/by-id")
+    sys_input = root / "sys/class/input"
     found = []
-    for entry in sorted(SYS_INPUT.glob("event*")) if SYS_INPUT.is_dir() else []:
+    for entry in sorted(sys_input.glob("event*")) if sys_input.is_dir() else []:
         name_file = entry / "device" / "name"
         name = name_file.read_text().strip() if name_file.exists() else entry.name
-        node = f"/dev/input/{entry.name}"
+        node = str(root / "dev/input" / entry.name)
         found.append(FoundDevice("hid", node, links.get(node), _usb_id_above(entry / "device"), name))
     return found
 
 
-def serial_devices() -> list[FoundDevice]:
-    links = _by_id(BY_ID_SERIAL)
+def serial_devices(root: Path = ROOT) -> list[FoundDevice]:
+    links = _by_id(root / "dev/serial/by-id")
+    sys_tty = root / "sys/class/tty"
     found = []
-    for entry in sorted(SYS_TTY.glob("tty*")) if SYS_TTY.is_dir() else []:
+    for entry in sorted(sys_tty.glob("tty*")) if sys_tty.is_dir() else []:
         if not entry.name.startswith(("ttyACM", "ttyUSB", "rfcomm")):
             continue
-        node = f"/dev/{entry.name}"
+        node = str(root / "dev" / entry.name)
         found.append(
             FoundDevice("serial", node, links.get(node), _usb_id_above(entry / "device"), entry.name)
         )
@@ -86,18 +85,18 @@ def usb_devices() -> list[tuple[str, str]]:
     return out
 
 
-def resolve_usb_input(usb_id: str) -> str | None:
+def resolve_usb_input(usb_id: str, root: Path = ROOT) -> str | None:
     """First keyboard event node of a USB device, preferring its by-id ``-event-kbd`` name."""
     wanted = usb_id.lower()
-    for device in input_devices():
+    for device in input_devices(root):
         if device.usb_id == wanted and (device.stable is None or device.stable.endswith("-event-kbd")):
             return device.stable or device.node
     return None
 
 
-def resolve_usb_serial(usb_id: str) -> str | None:
+def resolve_usb_serial(usb_id: str, root: Path = ROOT) -> str | None:
     wanted = usb_id.lower()
-    for device in serial_devices():
+    for device in serial_devices(root):
         if device.usb_id == wanted:
             return device.stable or device.node
     return None
