@@ -12,7 +12,7 @@ import pytest
 from daemon.driver import RequestError
 from drivers.card.atr import CardType
 from drivers.card.pcsc_api import STATE_PRESENT
-from drivers.card.public_read import PublicDataReader
+from drivers.card.public_read import PublicDataReader, ReadResult
 from simulators.card.virtual_cards import (
     AID_VITALE,
     ATRS,
@@ -115,6 +115,15 @@ def _raw_read_then_disconnect(reader: str, disposition: int) -> None:
     scard.SCardReleaseContext(context)
 
 
+async def _our_read_in_thread() -> ReadResult | None:
+    return await asyncio.to_thread(PublicDataReader().read, SLOT_NAMES[0], CardType.VITALE2)
+
+
+async def _raw_read_in_thread(disposition: int) -> ReadResult | None:
+    await asyncio.to_thread(_raw_read_then_disconnect, SLOT_NAMES[0], disposition)
+    return None
+
+
 @pytest.mark.parametrize("who", ["our reader", "a careless client (UNPOWER)", "a careless client (RESET)"])
 async def test_read_never_powers_off_or_resets_the_card(slots: Slots, who: str) -> None:
     """pcscd powers an idle card down by itself; a connection held by another application (as the
@@ -130,14 +139,10 @@ async def test_read_never_powers_off_or_resets_the_card(slots: Slots, who: str) 
     await asyncio.to_thread(wait_slots_state, STATE_PRESENT, (0,))
     before = (inserted.controls.power_off, inserted.controls.reset)
     if who == "our reader":
-        reading = asyncio.create_task(
-            asyncio.to_thread(PublicDataReader().read, SLOT_NAMES[0], CardType.VITALE2)
-        )
+        reading: asyncio.Task[ReadResult | None] = asyncio.create_task(_our_read_in_thread())
     else:
         disposition = scard.SCARD_UNPOWER_CARD if "UNPOWER" in who else scard.SCARD_RESET_CARD
-        reading = asyncio.create_task(
-            asyncio.to_thread(_raw_read_then_disconnect, SLOT_NAMES[0], disposition)
-        )
+        reading = asyncio.create_task(_raw_read_in_thread(disposition))
     # Once the read is inside its transaction, the other application connects and stays.
     await wait_until(lambda: len(card.apdus) >= 1, what="read started")
     held = await asyncio.to_thread(_connect_shared, SLOT_NAMES[0])
@@ -238,8 +243,7 @@ async def test_card_in_use_by_another_application_is_skipped(slots: Slots) -> No
             assert result.status == "in_use"
             assert len(inserted.card.apdus) == apdus_before
         finally:
-            scard.SCardDisconnect(other, scard.SCARD_LEAVE_CARD)
-            scard.SCardReleaseContext(context)
+            await asyncio.to_thread(_release, context, other)
 
 
 async def test_read_request_command(slots: Slots) -> None:
