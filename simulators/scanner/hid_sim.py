@@ -49,6 +49,10 @@ class HidScannerSimulator:
             os.set_blocking(self._fd, True)
             return
 
+    @property
+    def connected(self) -> bool:
+        return self._fd is not None
+
     def disconnect(self) -> None:
         """Close the writing end: the driver sees end of stream (unplug of a FIFO-backed scanner)."""
         if self._fd is not None:

@@ -35,19 +35,33 @@ async def running_simulators(
     if hid_sim:
         hid_sim.create()
 
+    async def hid_scan(sim: HidScannerSimulator, text: str) -> bool:
+        """Type on the HID simulator if a reader has the FIFO open; a missing reader skips the scan."""
+        try:
+            if not sim.connected:
+                await sim.connect(timeout=0)
+            await sim.scan(text)
+        except OSError as exc:  # ENXIO: nobody reading yet; EPIPE: the reader went away
+            log.info("HID simulator: no reader (%s); scan skipped", exc.strerror)
+            sim.disconnect()
+            return False
+        return True
+
     async def play() -> None:
         scans = load_scenario(scenario)
-        if hid_sim:
-            await hid_sim.connect(timeout=3600)
         rounds = itertools.count() if loops <= 0 else range(loops)
         for _ in rounds:
             for i, scan in enumerate(scans):
                 # Alternate between the two scanners so both show up in a short demo.
                 use_serial = serial_sim is not None and (hid_sim is None or i % 2 == 0)
                 if use_serial and serial_sim is not None:
-                    await serial_sim.scan(scan.text)
-                elif hid_sim is not None:
-                    await hid_sim.scan(scan.text)
+                    try:
+                        await serial_sim.scan(scan.text)
+                    except BlockingIOError:  # nobody reads the pty and its buffer is full
+                        log.info("serial simulator: no reader; scan dropped")
+                elif hid_sim is not None and not await hid_scan(hid_sim, scan.text):
+                    await asyncio.sleep(interval)
+                    continue
                 log.info("simulated scan %s on %s", scan.name, "serial" if use_serial else "hid")
                 await asyncio.sleep(interval)
 

@@ -28,6 +28,7 @@ class SerialScannerSimulator:
     def open(self) -> None:
         master, slave = pty.openpty()
         tty.setraw(slave)  # no CR->LF mapping or echo before the driver configures the port
+        os.set_blocking(master, False)  # a full pty (nobody reading) must not block the event loop
         self.master, self._slave = master, slave
         tmp = self.link.with_name(self.link.name + ".new")
         tmp.unlink(missing_ok=True)
@@ -46,6 +47,7 @@ class SerialScannerSimulator:
         self.open()
 
     def write(self, data: bytes) -> None:
+        """Raises BlockingIOError when nobody drains the pty and its buffer is full."""
         assert self.master is not None, "simulator not open"
         view = memoryview(data)
         while view:
