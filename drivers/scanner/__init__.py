@@ -74,6 +74,7 @@ class ScannerFamily:
     async def _demo(self, workdir: Path) -> AsyncIterator[dict[str, Any] | None]:
         from simulators.scanner.runner import running_simulators
 
+        os.makedirs(workdir, exist_ok=True)  # instant, local: not worth a thread
         serial_link, hid_fifo = workdir / "scanner-serial", workdir / "scanner-hid.fifo"
         async with running_simulators(serial_link=serial_link, hid_path=hid_fifo, layout="fr", interval=2.0):
             yield {
