@@ -1,0 +1,85 @@
+"""ATR classification and labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from drivers.card.atr import SMARTCARD_LIST, AtrError, CardType, classify, describe, lookup_label, parse_atr
+
+
+@pytest.mark.parametrize(
+    ("atr", "expected"),
+    [
+        *[(f"3B 75 13 00 00 4{x} 09 EA 90 00", CardType.VITALE2) for x in "3456789BC"],
+        ("3B 75 13 00 00 4E 09 EA 90 00", CardType.VITALE2),  # a future issue still classifies
+        ("3B 75 13 00 00 45 09 FA 90 00", CardType.VITALE2),
+        ("3B 75 13 00 00 46 09 FA 90 00", CardType.UNKNOWN),  # FA only seen with 45
+        ("3B 75 13 00 00 9C 02 02 01 02", CardType.UNKNOWN),  # a Cyberflex, same prefix
+        ("3F 65 25 00 22 09 F9 90 00", CardType.VITALE1),
+        ("3F 65 25 00 2C 09 69 90 00", CardType.VITALE1),
+        ("3F 65 25 00 52 09 6A 90 00", CardType.VITALE1),
+        ("3F 65 25 00 A3 09 6A 90 00", CardType.VITALE1),
+        ("3F 65 25 00 A4 09 6A 90 00", CardType.VITALE1),
+        ("3F 65 25 00 24 09 6B 90 00", CardType.UNKNOWN),  # Bull CP8 bank card, a neighbour
+        ("3F 65 25 00 2B 09 62 90 00", CardType.UNKNOWN),  # parking card, a neighbour
+        ("3B AC 00 40 2A 00 12 25 00 64 80 00 03 10 00 90 00", CardType.CPS3),
+        ("3B AC 00 40 2A 00 12 25 00 64 80 82 02 12 00 90 00", CardType.CPS3),
+        ("3B AC 00 40 2A 00 12 25 00 64 80 82 02 12 00 90 01", CardType.UNKNOWN),
+        ("3B 8F 80 01 00 31 B8 64 04 B0 EC C1 73 94 01 80 82 90 00 0E", CardType.CPS3_CONTACTLESS),
+        ("3B 8F 80 01 00 31 B8 64 AA BB EC C1 73 94 01 80 82 90 00 0E", CardType.CPS3_CONTACTLESS),
+        ("3B 8F 80 01 00 31 B8 64 04 B0 EC 01 73 94 01 80 82 90 00 0E", CardType.UNKNOWN),
+        ("3B 9B 18 80 01 00 12 25 00 64 80 04 01 00 00 90 44", CardType.CPS4),
+        ("3B 9B 18 80 01 00 12 25 00 64 80 00 04 01 00 90 44", CardType.CPS4),
+        ("3B DC 18 FF 00 00 12 25 00 64 80 00 04 01 00 90 00", CardType.CPS4),  # also fits the CPS3 mask
+        ("3B 02 14 50", CardType.UNKNOWN),
+    ],
+)
+def test_classify(atr: str, expected: CardType) -> None:
+    assert classify(parse_atr(atr)) is expected
+
+
+@pytest.mark.parametrize(
+    "text", ["3B:75:13:00:00:47:09:EA:90:00", "3b751300004709ea9000", " 3B 75 13 00 00 47 09 EA 90 00 "]
+)
+def test_parse_accepts_common_spellings(text: str) -> None:
+    assert describe(parse_atr(text)).atr == "3B 75 13 00 00 47 09 EA 90 00"
+
+
+@pytest.mark.parametrize("text", ["", "3B7", "zz 11", "3B", "3B " * 34, "hello"])
+def test_garbage_atr_is_a_typed_error(text: str) -> None:
+    with pytest.raises(AtrError):
+        parse_atr(text)
+
+
+def test_unknown_card_label_comes_from_installed_pcsc_tools_list() -> None:
+    assert SMARTCARD_LIST.exists()
+    found = describe(parse_atr("3F 65 25 00 24 09 6B 90 00"))
+    assert found.card_type is CardType.UNKNOWN
+    assert found.label is not None and "Postgirot" in found.label
+
+
+def test_label_list_regex_lines_and_bad_lines(tmp_path: Path) -> None:
+    listing = tmp_path / "list.txt"
+    listing.write_text(
+        "# comment\n"
+        "3B 02 14 5[0-9]\n\tOur test card\n\thttps://example.invalid\n\n"
+        "3B 02 ([\n\tbroken regex line is skipped\n\n"
+        "3B 03 .. 00 00\n\tDotted card\n"
+    )
+    assert lookup_label(parse_atr("3B 02 14 50"), listing) == "Our test card"
+    assert lookup_label(parse_atr("3B 03 AA 00 00"), listing) == "Dotted card"
+    assert lookup_label(parse_atr("3B 02 14 60"), listing) is None
+    assert lookup_label(parse_atr("3B 02 14 50"), tmp_path / "missing.txt") is None
+
+
+def test_known_types_use_our_label_not_the_list() -> None:
+    assert describe(parse_atr("3B 75 13 00 00 47 09 EA 90 00")).label == "Carte Vitale 2"
+
+
+@given(st.binary(min_size=2, max_size=33))
+def test_any_atr_classifies_without_error(atr: bytes) -> None:
+    assert classify(atr) in set(CardType)
