@@ -25,7 +25,26 @@ _DATE_AIS = {"11", "12", "13", "15", "16", "17"}
 _GTIN_AIS = {"01", "02", "03"}
 # AIs that start a new field when found inside a lot or serial that lost its GS: the ones that
 # actually follow a lot/serial on medical devices and medicines.
-_FOLLOWERS = {"01", "10", "11", "17", "21", "30", "240", "7003", "711", "712", "713", "714", "715", "8006"}
+# Free-text fields where a lost GS goes unnoticed by the parser (other variable AIs have structure).
+_SWALLOWERS = {"10", "21", "22", "235", "240", "241", "250", "251"}
+_FOLLOWERS = {
+    "01",
+    "10",
+    "11",
+    "15",
+    "16",
+    "17",
+    "21",
+    "30",
+    "240",
+    "7003",
+    "711",
+    "712",
+    "713",
+    "714",
+    "715",
+    "8006",
+}
 
 
 @dataclass
@@ -144,7 +163,7 @@ def decode_elements(pairs: list[tuple[str, str, bool]], today: date) -> GS1Decod
             out.serial = value
         elif ai == "711" and len(value) == 13 and value.startswith("3400"):
             out.cip13 = value
-        if separator_required and _swallowed_field(value, ai, today):
+        if separator_required and ai in _SWALLOWERS and _swallowed_field(value, ai, today):
             problems.add(Problem.MISSING_SEPARATOR_SUSPECTED)
     if out.expiry is None:
         out.expiry = expiry_7003

@@ -311,3 +311,34 @@ def test_fifteen_digits_with_a_wrong_nir_key_are_not_redacted() -> None:
     nir = _nir("1850575123456")
     wrong = nir[:13] + f"{(int(nir[13:]) + 1) % 97:02d}"
     assert not decode_text(wrong, today=TODAY).redacted
+
+
+# Vectors from biip's own GS1 message tests, as a scanner with AIM prefixes would send them.
+def test_biip_vector_lot_swallowing_the_best_before_date_is_flagged() -> None:
+    payload = decode_text("]C1010703206980498810032915210526", today=TODAY)
+    assert payload.lot == "032915210526"
+    assert payload.problems == [Problem.MISSING_SEPARATOR_SUSPECTED]
+    fixed = decode_text(f"]C10107032069804988100329{GS}15210526", today=TODAY)
+    assert (fixed.lot, fixed.problems) == ("0329", [])
+
+
+@pytest.mark.parametrize(
+    ("raw", "ais"),
+    [
+        (f"]C115210526100329{GS}", ["15", "10"]),  # trailing GS
+        (f"]C115210526{GS}100329", ["15", "10"]),  # GS after a fixed-length field
+        (f"]C10107032069804988100329{GS}{GS}15210526", ["01", "10", "15"]),  # double GS
+        (f"]d27230EM123{GS}7231EM456{GS}7232EM789", ["7230", "7231", "7232"]),
+        ("]C1800307071324001022085952", ["8003"]),
+    ],
+)
+def test_biip_vectors_redundant_separators_and_long_ais(raw: str, ais: list[str]) -> None:
+    payload = decode_text(raw, today=TODAY)
+    assert [e.ai for e in payload.elements or []] == ais
+    assert payload.valid
+
+
+def test_biip_vector_data_left_after_a_full_lot() -> None:
+    payload = decode_text("]C11022222222222222222222aaa", today=TODAY)
+    assert payload.kind == "gs1"
+    assert Problem.UNKNOWN_AI in payload.problems
