@@ -118,3 +118,13 @@ async def test_missing_node_reports_offline_until_it_appears(tmp_path: Path) -> 
         sim.close()
     finally:
         await stream.close()
+
+
+async def test_gs_lost_by_the_scanner_is_flagged_not_repaired(hid_rig: Callable[..., Any]) -> None:
+    sim, stream, _ = await hid_rig(layout="fr", gs_mode="drop")
+    await sim.scan(MEDICINE)
+    payload = await stream.scan()
+    assert payload.raw == MEDICINE.replace("\x1d", "")
+    assert payload.lot == "2AB4121H8KQ3P7W2M9"
+    assert payload.problems == [Problem.MISSING_SEPARATOR_SUSPECTED]
+    assert not payload.valid
