@@ -36,7 +36,7 @@ class ScannerDevice(BaseModel):
     parity: Literal["N", "E", "O", "M", "S"] = "N"
     stopbits: Literal[1, 2] = 1
     grab: bool = Field(True, description="HID: exclusive grab so scans never type into other windows")
-    min_length: int = Field(3, ge=1, description="HID: shorter idle-ended fragments are human typing")
+    min_length: int = Field(3, ge=1, description="HID: shorter fragments are dropped as human typing")
     max_length: int = Field(4096, ge=16, le=65536)
     gs_stand_ins: list[str] = Field(default_factory=lambda: list(DEFAULT_GS_STAND_INS))
     publish_nir: bool = Field(

@@ -10,7 +10,8 @@ import pytest
 
 from daemon.cli import main
 from daemon.driver import DriverContext
-from daemon.family import load_families
+from daemon.family import Family, load_families
+from drivers.scanner import FAMILY
 from drivers.scanner.cli import unescape
 from drivers.scanner.config import ScannerSection
 from drivers.scanner.hid import HidScannerDriver
@@ -83,6 +84,8 @@ def test_devices_runs_without_scanners(capsys: pytest.CaptureFixture[str], tmp_p
 
 
 def test_family_plugin_builds_one_driver_per_device(tmp_path: Path) -> None:
+    typed: Family = FAMILY  # mypy checks the plugin against the Family protocol here
+    assert typed.name == "scanner"
     families, errors = load_families()
     assert "scanner" not in [e.name for e in errors]
     family = families["scanner"]
