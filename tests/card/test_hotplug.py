@@ -1,0 +1,57 @@
+"""Reader hot-plug (with a double of the PC/SC calls: vpcd cannot plug readers)."""
+
+from __future__ import annotations
+
+import time
+
+from daemon.driver import DeviceChange, DeviceState
+from tests.card.conftest import run_driver
+from tests.card.helpers import card_event, data_of, device_change
+from tests.card.pcsc_double import HotplugPcsc
+
+KAPLINK = "Kapelse KAP-LINK2 [CCID] (ABC123)"
+KAPLINK_ID = "kapelse-kap-link2-ccid-abc123"
+
+
+async def test_reader_plugged_unplugged_and_plugged_again_with_another_index() -> None:
+    pcsc = HotplugPcsc()
+    async with run_driver(api=pcsc) as running:
+        collector = running.collector
+        pcsc.plug(f"{KAPLINK} 00 00", f"{KAPLINK} 00 01")
+        change = await collector.wait_for(device_change(DeviceState.ONLINE))
+        assert isinstance(change, DeviceChange)
+        assert change.device.id == KAPLINK_ID
+        assert change.device.model == "Kapelse KAP-LINK2"
+        state = data_of(await collector.wait_for(card_event("state", slot=1)))
+        assert [s.status for s in state.slots] == ["empty", "empty"]
+
+        mark = len(collector.items)
+        pcsc.unplug(f"{KAPLINK} 00 00", f"{KAPLINK} 00 01")
+        gone = await collector.wait_for(device_change(DeviceState.OFFLINE), after=mark)
+        assert isinstance(gone, DeviceChange) and gone.device.id == KAPLINK_ID
+
+        # Plugged back after another reader took index 00: same device id.
+        mark = len(collector.items)
+        pcsc.plug("Ingenico Leo (77) 00 00")
+        pcsc.plug(f"{KAPLINK} 01 00", f"{KAPLINK} 01 01")
+        back = await collector.wait_for(
+            lambda i: isinstance(i, DeviceChange) and i.device.id == KAPLINK_ID, after=mark
+        )
+        assert isinstance(back, DeviceChange) and back.device.state is DeviceState.ONLINE
+        await collector.wait_for(
+            lambda i: isinstance(i, DeviceChange) and i.device.id == "ingenico-leo-77", after=mark
+        )
+        assert sorted(d.id for d in running.driver.devices()) == ["ingenico-leo-77", KAPLINK_ID]
+
+
+async def test_stop_cancels_a_long_wait_at_once() -> None:
+    pcsc = HotplugPcsc()
+    async with run_driver({"status_wait_ms": 60000}, api=pcsc) as running:
+        pcsc.plug("Some Reader 00 00")
+        await running.collector.wait_for(device_change(DeviceState.ONLINE))
+        started = time.monotonic()
+        await running.driver.stop()
+        assert time.monotonic() - started < 1.0
+        assert pcsc.cancels >= 1
+        monitor = running.driver.monitor
+        assert monitor is None
