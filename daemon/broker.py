@@ -6,6 +6,7 @@ Never touches a system broker (which may hold port 1883): its own config, port a
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -65,6 +66,10 @@ class PrivateBroker:
             "max_inflight_messages 0",
             "log_dest none",
         ]
+        if os.geteuid() == 0:
+            # As root, mosquitto drops to the "mosquitto" user, which cannot write our private
+            # directory: persistence would then fail silently.
+            lines.append("user root")
         conf.write_text("\n".join(lines) + "\n")
         return conf
 

@@ -144,7 +144,7 @@ class Publisher:
             if not s.tls.verify:
                 tls_context.check_hostname = False
                 tls_context.verify_mode = ssl.CERT_NONE
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             s.host,
             s.port,
             identifier=self.client_id,
@@ -159,6 +159,9 @@ class Publisher:
             tls_context=tls_context,
             timeout=10,
         )
+        # Many publishes in flight is the design, not a symptom: silence aiomqtt's warning about it.
+        client.pending_calls_threshold = s.max_inflight + 10
+        return client
 
     async def _session(self) -> None:
         async with self._make_client() as client:
