@@ -23,10 +23,10 @@ GS = "\x1d"
 _CONFIG = ParseConfig(gs1_element_strings_verify_date=False, separator_chars=(GS,))
 _DATE_AIS = {"11", "12", "13", "15", "16", "17"}
 _GTIN_AIS = {"01", "02", "03"}
-# AIs that start a new field when found inside a lot or serial that lost its GS: the ones that
-# actually follow a lot/serial on medical devices and medicines.
 # Free-text fields where a lost GS goes unnoticed by the parser (other variable AIs have structure).
 _SWALLOWERS = {"10", "21", "22", "235", "240", "241", "250", "251"}
+# AIs that start a new field when found inside a lot or serial that lost its GS: the ones that
+# actually follow a lot/serial on medical devices and medicines.
 _FOLLOWERS = {
     "01",
     "10",
@@ -45,6 +45,7 @@ _FOLLOWERS = {
     "715",
     "8006",
 }
+_FOLLOWER_PREFIXES = tuple(sorted(_FOLLOWERS))
 
 
 @dataclass
@@ -114,6 +115,8 @@ def _swallowed_field(value: str, own_ai: str, today: date) -> bool:
     usual follower AI whose content is itself valid."""
     for start in range(1, len(value) - 1):
         tail = value[start:]
+        if not tail.startswith(_FOLLOWER_PREFIXES):  # cheap filter before a full parse
+            continue
         try:
             parsed = _parse_message(tail)
         except (ParseError, ValueError):
