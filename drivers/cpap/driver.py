@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -20,8 +20,8 @@ from drivers.cpap.events import IMPORT_SCHEMA
 from drivers.cpap.exports import read_export
 from drivers.cpap.feed import DeviceBatch, Plan, device_id, plan_import
 from drivers.cpap.ledger import Ledger
-from drivers.cpap.problems import Problem
-from drivers.cpap.resmed import is_card, read_card
+from drivers.cpap.problems import Problem, ProblemCode
+from drivers.cpap.resmed import Identity, is_card, read_card
 from drivers.cpap.watch import FolderWatch
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,16 @@ def find_cards(root: Path, depth: int) -> list[Path]:
 
 
 class ObservanceDriver:
-    def __init__(self, source: CpapSource, section: CpapSection, context: DriverContext) -> None:
+    def __init__(
+        self,
+        source: CpapSource,
+        section: CpapSection,
+        context: DriverContext,
+        today: Callable[[], date] = date.today,
+    ) -> None:
         self.source = source
+        self.today = today  # the clock of prescription alerts (injectable for tests)
+        self._reviewed_on: date | None = None
         self.section = section
         self.ledger = Ledger(context.state_dir / "cpap" / source.id)
         self.watch = FolderWatch(
@@ -98,6 +106,19 @@ class ObservanceDriver:
             for target in self._changed_targets():
                 async for item in self._import(target):
                     yield item
+            if self._reviewed_on != self.today():
+                # Once a day, re-evaluate every known device from its ledger: a prescription-end
+                # alert must move to "due_soon" even if the patient's card is never inserted again.
+                async for item in self._review():
+                    yield item
+
+    async def _review(self) -> AsyncIterator[DriverItem]:
+        self._reviewed_on = self.today()
+        known = await asyncio.to_thread(self.ledger.known_devices)
+        batches = [DeviceBatch(Identity(serial), [], patient) for serial, patient in known]
+        if batches:
+            async for item in self._publish(batches, []):
+                yield item
 
     def _changed_targets(self) -> list[Path]:
         if self.source.kind == "sdcard":
@@ -121,8 +142,6 @@ class ObservanceDriver:
             if card.identity is None:
                 return [], card.problems
             return [DeviceBatch(card.identity, card.days, None, card.datalog)], card.problems
-        from drivers.cpap.resmed import Identity
-
         export = await asyncio.to_thread(read_export, target, self.source.csv)
         batches = [
             DeviceBatch(Identity(dev.serial), list(dev.days.values()), dev.patient_ref)
@@ -131,19 +150,18 @@ class ObservanceDriver:
         return batches, export.problems
 
     async def _import(self, target: Path) -> AsyncIterator[DriverItem]:
-        batches, problems = await self._read(target)
-        for batch in batches:
-            serial = batch.identity.serial
-            if serial not in self._devices:
-                info = DeviceInfo(
-                    id=device_id(serial),
-                    family="cpap",
-                    driver=f"cpap-{self.source.kind}",
-                    model=batch.identity.model,
-                    interface=self.source.id,
-                )
-                self._devices[serial] = info
-                yield DeviceChange(info)
+        try:
+            batches, problems = await self._read(target)
+        except Exception as exc:  # a card pulled out mid-read, an unexpected file: report, keep running
+            name = target.name if self.source.kind == "export" else "."
+            batches = []
+            problems = [Problem(ProblemCode.SOURCE_UNREADABLE, name, f"{type(exc).__name__}: {exc}")]
+        async for item in self._publish(batches, problems):
+            yield item
+
+    async def _publish(
+        self, batches: list[DeviceBatch], problems: list[Problem]
+    ) -> AsyncIterator[DriverItem]:
         plan = plan_import(
             batches,
             problems,
@@ -152,11 +170,27 @@ class ObservanceDriver:
             section=self.section,
             ledgers=await asyncio.to_thread(self.ledger.devices, [b.identity.serial for b in batches]),
             known_problems=self.ledger.problems,
-            today=date.today(),
+            today=self.today(),
         )
         if not plan.events:
             log.info("cpap %s: import with nothing new", self.source.id)
             return
+        # Announce the devices this import publishes about (not every device the ledger knows).
+        with_events = {ev.serial for ev in plan.events if ev.serial is not None}
+        for batch in batches:
+            serial = batch.identity.serial
+            if serial in with_events and (serial not in self._devices or batch.identity.model):
+                info = DeviceInfo(
+                    id=device_id(serial),
+                    family="cpap",
+                    driver=f"cpap-{self.source.kind}",
+                    model=batch.identity.model
+                    or (self._devices[serial].model if serial in self._devices else None),
+                    interface=self.source.id,
+                )
+                if self._devices.get(serial) != info:
+                    self._devices[serial] = info
+                    yield DeviceChange(info)
         loop = asyncio.get_running_loop()
         acks: list[asyncio.Future[None]] = []
         for ev in plan.events:

@@ -57,6 +57,14 @@ class Ledger:
                 self._devices[serial] = DeviceLedger()
         return self._devices[serial]
 
+    def known_devices(self) -> list[tuple[str, str | None]]:
+        """(serial, patient_ref) of every device with a ledger file (blocking I/O)."""
+        out = []
+        for path in sorted((self.root / "devices").glob("*.json")):
+            doc = json.loads(path.read_text())
+            out.append((str(doc["serial"]), doc.get("patient_ref")))
+        return out
+
     def devices(self, serials: Iterable[str]) -> dict[str, DeviceLedger]:
         return {s: self.device(s) for s in serials}
 
@@ -64,6 +72,7 @@ class Ledger:
         """Record an import whose events are all stored (blocking I/O: run it in a thread)."""
         for serial, led in updated.items():
             doc = {
+                "serial": serial,
                 "days": led.days,
                 "periods": led.periods,
                 "renewal": led.renewal,

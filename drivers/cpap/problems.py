@@ -20,6 +20,7 @@ class ProblemCode(StrEnum):
     DATALOG_UNREADABLE = "datalog_unreadable"
     CSV_UNREADABLE = "csv_unreadable"
     CSV_BAD_ROW = "csv_bad_row"
+    SOURCE_UNREADABLE = "source_unreadable"  # the card or file could not be read at all (I/O error…)
 
 
 @dataclass(frozen=True, slots=True)

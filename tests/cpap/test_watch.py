@@ -139,3 +139,34 @@ async def test_ledger_is_written_only_after_every_event_is_acknowledged(tmp_path
     assert ledger_file.exists()
     assert [e.event_id for e in accepted] == [e.event_id for e in first]  # same ids on every retry
     assert sum(1 for e in accepted if e.schema == DAY_SCHEMA) == 40
+
+
+async def test_daily_review_raises_the_prescription_alert_without_the_card(tmp_path: Path) -> None:
+    from datetime import date
+
+    from drivers.cpap.config import Prescription
+    from drivers.cpap.events import RENEWAL_SCHEMA
+
+    media = tmp_path / "media"
+    card = write_card(replace(BUILTIN["good"], days=60), media / "CARD", with_csv=False)
+    context = DriverContext(station="t", state_dir=tmp_path / "state", runtime_dir=tmp_path / "run")
+    source = CpapSource(id="sd", path=media, fallback_poll_seconds=0.2, settle_seconds=0)
+    section = CpapSection(
+        prescriptions=[Prescription(device_serial="23201234567", end=date(2026, 8, 1))], alert_lead_days=183
+    )
+    jan = await run_driver(
+        ObservanceDriver(source, section, context, today=lambda: date(2026, 1, 1)), fail=False, until=1
+    )
+    first = [e.data.model_dump() for e in jan if e.schema == RENEWAL_SCHEMA]
+    assert [(r["prescription_alert"], r["days_left"]) for r in first] == [("ok", 212)]
+
+    # The patient's card is gone; six weeks later the alert is due without any new data.
+    (media / "CARD").rename(tmp_path / "elsewhere")
+    feb = await run_driver(
+        ObservanceDriver(source, section, context, today=lambda: date(2026, 2, 15)), fail=False, until=1
+    )
+    assert [e.schema for e in feb if e.schema != "passerelle.observance.import/1"] == [RENEWAL_SCHEMA]
+    again = feb[1].data.model_dump()
+    assert (again["prescription_alert"], again["days_left"]) == ("due_soon", 167)
+    assert again["periods_considered"] == first[0]["periods_considered"]
+    assert len(card.nights) == 60
