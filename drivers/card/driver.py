@@ -176,7 +176,7 @@ class CardDriver:
         return [reader.info for reader in self._readers.values()]
 
     def request_handlers(self) -> Mapping[str, RequestHandler]:
-        return {"card/read": self._handle_read_request, "card/list": self._handle_list_request}
+        return {"card-read": self._handle_read_request, "card-list": self._handle_list_request}
 
     # -- state machine -------------------------------------------------------------------------
 

@@ -67,7 +67,7 @@ async def test_off_by_default(slots: Slots) -> None:
         assert not [i for i in running.collector.items if card_data()(i)]
         assert card.card.apdus == []
         with pytest.raises(RequestError) as refused:
-            await running.driver.request_handlers()["card/read"]({"reader_id": READER_ID, "slot": 0})
+            await running.driver.request_handlers()["card-read"]({"reader_id": READER_ID, "slot": 0})
         assert refused.value.code == "not_enabled"
 
 
@@ -250,7 +250,7 @@ async def test_read_request_command(slots: Slots) -> None:
     async with run_driver({**READ_VITALE, "nir_mode": "clear"}) as running:
         slots.insert(make_card("vitale2", beneficiaries=1), slot=0)
         await running.collector.wait_for(card_data(slot=0))
-        handler = running.driver.request_handlers()["card/read"]
+        handler = running.driver.request_handlers()["card-read"]
         answer = await handler({"reader_id": READER_ID})
         assert [entry["status"] for entry in answer] == ["ok"]
         assert answer[0]["beneficiaries"][0]["nir"] == SAMPLE_BENEFICIARIES[0].nir
