@@ -129,21 +129,20 @@ def asyncapi(families: Mapping[str, Family]) -> dict[str, Any]:
         ),
     }
     operations: dict[str, Any] = {}
+    state_refs: list[str] = []
     for family in families.values():
-        channel_names = list(family.channels) or [family.name]
-        for index, leaf in enumerate(channel_names):
-            schema_ids = [s for s in family.event_models if family.channels.get(leaf) == s or index == 0]
-            refs = [_key(s) for s in schema_ids if s in events]
+        refs = [_key(schema_id) for schema_id in family.event_models]
+        state_refs += refs
+        for leaf in list(family.channels) or [family.name]:
             channels[f"{family.name}_{leaf}"] = channel(
-                f"{BASE}/{leaf}", f"QoS 1, not retained. {family.name} events; dedupe on event_id.", refs
+                f"{BASE}/{leaf}", f"QoS 1, not retained. {family.name} events; deduplicate on event_id.", refs
             )
-        state_refs = [_key(s) for s in family.event_models]
-        channels[f"{family.name}_state"] = channel(
-            f"{BASE}/{{device_id}}/state",
-            f"Retained, QoS 1. Current state of a {family.name} device, when it has one.",
-            state_refs,
-            params=True,
-        )
+    channels["deviceState"] = channel(
+        f"{BASE}/{{device_id}}/state",
+        "Retained, QoS 1. What is true now for a device that has a state (e.g. the card in a reader).",
+        state_refs,
+        params=True,
+    )
     for name in channels:
         action = "receive" if name == "bridgeRequest" else "send"
         operations[f"{action}_{name}"] = {"action": action, "channel": {"$ref": f"#/channels/{name}"}}

@@ -74,6 +74,10 @@ def base_config(broker_port: int, state_dir: Path, station: str = "test", **extr
         "metrics": {"enabled": False},
         "logging": {"level": "INFO", "format": "json"},
     }
+    # Families not named by the test stay off, so a test sees only the devices it set up (and never
+    # the machine's own readers or scanners).
+    for family in load_families()[0]:
+        config[family] = {"enabled": False}
     config.update(extra)
     return config
 
