@@ -80,7 +80,7 @@ def build_report(path: Path, args: argparse.Namespace) -> dict[str, Any]:
             {
                 "start": p.start.isoformat(),
                 "end": p.end.isoformat(),
-                "hours": p.hours,
+                "hours": float(p.hours),  # truncated to the hundredth: 111.99 never shows as 112
                 "tier": p.tier.value,
                 "lpp_code": p.lpp_code,
                 "complete": p.complete,
@@ -116,7 +116,7 @@ def render_table(report: dict[str, Any]) -> str:
     lines += ["", f"{'#':>3}  {'start':10}  {'end':10}  {'hours':>7}  tier  LPP      complete"]
     for i, p in enumerate(report["periods"]):
         lines.append(
-            f"{i:>3}  {p['start']:10}  {p['end']:10}  {p['hours']:>7}  {p['tier']:4}  {p['lpp_code']}  "
+            f"{i:>3}  {p['start']:10}  {p['end']:10}  {p['hours']:>7.2f}  {p['tier']:4}  {p['lpp_code']}  "
             f"{'yes' if p['complete'] else 'no'}"
         )
     r = report["renewal"]

@@ -37,7 +37,7 @@ class PeriodData(BaseModel):
     start: dt.date
     end: dt.date
     minutes: int
-    hours: str = Field(description="whole hours and hundredths, truncated")
+    hours: float = Field(description="hours truncated to the hundredth, for display (minutes is exact)")
     tier: str = Field(description="TL1/TL2/TL3 (telemonitored) or NT1/NT2/NT3")
     forfait: str
     lpp_code: str

@@ -111,7 +111,7 @@ def period_data(p: Period, serial: str, patient: str | None, rule: str) -> Perio
         start=p.start,
         end=p.end,
         minutes=p.minutes,
-        hours=p.hours,
+        hours=float(p.hours),
         tier=p.tier.value,
         forfait=f.label,
         lpp_code=p.lpp_code,

@@ -43,7 +43,7 @@ def plot_report(report: dict[str, Any], out: Path) -> None:
         ax.text(
             mid,
             top - 0.55,
-            f"{p['tier']}\n{p['hours']} h",
+            f"{p['tier']}\n{p['hours']:.2f} h",
             ha="center",
             va="center",
             fontsize=6,

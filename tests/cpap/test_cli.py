@@ -38,6 +38,7 @@ def test_simulate_then_observance_json_and_plot(tmp_path: Path) -> None:
     assert set(report["days"][0]) == {"date", "usage_minutes", "sessions", "ahi", "leak_95"}
     assert set(report["periods"][0]) == {"start", "end", "hours", "tier", "lpp_code", "complete"}
     assert report["periods"][0]["start"] == "2025-01-06"
+    assert isinstance(report["periods"][0]["hours"], float)
     assert [p["complete"] for p in report["periods"]] == [True] * 14 + [False]
     assert set(report["renewal"]) == {
         "eligible", "periods_considered", "periods_at_least_112h", "periods_at_least_56h", "reason"
