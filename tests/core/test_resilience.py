@@ -1,0 +1,204 @@
+"""Supervision and broker outages, with the real daemon in-process and a real Mosquitto."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import urllib.request
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from daemon.broker import PrivateBroker, free_port
+from daemon.driver import (
+    DeviceChange,
+    DeviceInfo,
+    Driver,
+    DriverContext,
+    DriverEvent,
+    DriverItem,
+    RequestHandler,
+)
+from daemon.family import CliCommands, DoctorCheck, Family, FamilySection, load_families
+from tests.support import DaemonProcess, base_config, collect, inprocess_daemon, wait_until
+
+
+class Tick(BaseModel):
+    n: int
+
+
+class FlakySection(FamilySection):
+    fail_times: int = 0
+    fail_on_start: bool = False
+    devices: list[str] = Field(default_factory=lambda: ["flaky-1"])
+
+
+class FlakyDriver:
+    """Emits one event, then crashes ``fail_times`` times before running steadily."""
+
+    failures = 0
+
+    def __init__(self, device_id: str, section: FlakySection) -> None:
+        self.device = DeviceInfo(id=device_id, family="flaky", driver="flaky")
+        self.section = section
+        self.starts = 0
+
+    @property
+    def name(self) -> str:
+        return f"flaky/{self.device.id}"
+
+    async def start(self) -> None:
+        self.starts += 1
+        if self.section.fail_on_start:
+            raise OSError("device node missing")
+
+    async def stop(self) -> None:
+        return None
+
+    async def events(self) -> AsyncIterator[DriverItem]:
+        yield DeviceChange(self.device)
+        yield DriverEvent(device=self.device, schema="test.tick/1", data=Tick(n=self.starts))
+        if FlakyDriver.failures < self.section.fail_times:
+            FlakyDriver.failures += 1
+            raise RuntimeError("simulated driver crash")
+        while True:
+            await asyncio.sleep(3600)
+            yield DriverEvent(device=self.device, schema="test.tick/1", data=Tick(n=-1))
+
+    def devices(self) -> Sequence[DeviceInfo]:
+        return [self.device]
+
+    def request_handlers(self) -> Mapping[str, RequestHandler]:
+        return {}
+
+
+class FlakyFamily:
+    name = "flaky"
+    section_model = FlakySection
+    event_models: Mapping[str, type[BaseModel]] = {"test.tick/1": Tick}
+    channels: Mapping[str, str] = {"tick": "test.tick/1"}
+
+    def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
+        assert isinstance(section, FlakySection)
+        return [FlakyDriver(d, section) for d in section.devices]
+
+    def add_cli_commands(self, commands: CliCommands) -> None:
+        return None
+
+    def doctor(self, section: FamilySection | None) -> Sequence[DoctorCheck]:
+        return []
+
+    def demo(self, workdir: Path) -> contextlib.AbstractAsyncContextManager[dict[str, Any] | None]:
+        raise NotImplementedError
+
+
+def with_flaky() -> dict[str, Family]:
+    families, _ = load_families()
+    families["flaky"] = FlakyFamily()
+    return families
+
+
+async def test_a_crashing_driver_is_restarted_and_never_stops_another(
+    broker: PrivateBroker, tmp_path: Path
+) -> None:
+    FlakyDriver.failures = 0
+    config = base_config(
+        broker.port,
+        tmp_path / "state",
+        flaky={"fail_times": 2},
+        synthetic={"devices": [{"id": "steady", "rate": 50}]},
+    )
+    async with (
+        collect(broker.host, broker.port, "passerelle/test/#") as seen,
+        inprocess_daemon(config, with_flaky()) as daemon,
+    ):
+        # Backoff is 0.5-1 s then 1-2 s: three runs of the flaky driver within a few seconds.
+        await seen.wait_for(lambda m: len(seen.events("test.tick/1")) >= 3, 15, "three ticks")
+        status = daemon.supervisor.status["flaky/flaky-1"]
+        assert status.restarts == 2
+        assert status.state == "running"
+        assert "simulated driver crash" in (status.last_error or "")
+        steady = seen.events("passerelle.synthetic/1")
+        assert len(steady) >= 20  # the other driver kept going throughout
+        seqs = [e["data"]["seq"] for e in steady]
+        assert seqs == sorted(seqs)
+
+
+async def test_driver_that_cannot_start_shows_in_health(broker: PrivateBroker, tmp_path: Path) -> None:
+    config = base_config(broker.port, tmp_path / "state", flaky={"fail_on_start": True})
+    async with inprocess_daemon(config, with_flaky()) as daemon:
+        await wait_until(lambda: daemon.supervisor.status["flaky/flaky-1"].state == "backoff", 5, "backoff")
+        health = daemon.health()
+        assert health["status"] == "yellow"
+        assert any("device node missing" in p for p in health["problems"])
+
+
+async def test_ready_and_storing_while_the_broker_is_down(tmp_path: Path) -> None:
+    port = free_port()
+    broker = PrivateBroker(port)  # not started yet
+    config = base_config(
+        port, tmp_path / "state", synthetic={"devices": [{"id": "offline", "rate": 200, "count": 100}]}
+    )
+    daemon = DaemonProcess(config, tmp_path)
+    daemon.start()
+    await daemon.wait_ready()  # READY without a broker
+    await asyncio.sleep(1.0)  # the driver keeps producing into the outbox meanwhile
+    broker.start()
+    try:
+        async with collect(broker.host, broker.port, "passerelle/test/synthetic") as seen:
+            await seen.wait_for(
+                lambda m: len({e["event_id"] for e in seen.events()}) >= 100, 15, "100 events"
+            )
+        assert await daemon.stop() == 0
+    finally:
+        broker.close()
+
+
+async def test_pending_events_are_replayed_after_a_restart(tmp_path: Path) -> None:
+    port = free_port()
+    state = tmp_path / "state"
+    config = base_config(port, state, synthetic={"devices": [{"id": "replay", "rate": 500, "count": 200}]})
+    first = DaemonProcess(config, tmp_path / "first")
+    first.start()
+    await first.wait_ready()
+    await asyncio.sleep(1.0)
+    assert await first.stop() == 0  # broker never came: everything is still in the outbox
+    assert "200 events remain in the outbox" in first.log()
+    with PrivateBroker(port) as broker:
+        async with collect(broker.host, broker.port, "passerelle/test/synthetic") as seen:
+            second = DaemonProcess({**config, "synthetic": {"enabled": False}}, tmp_path / "second")
+            second.start()
+            await second.wait_ready()
+            await seen.wait_for(lambda m: len({e["event_id"] for e in seen.events()}) >= 200, 15, "replay")
+            assert sorted(e["data"]["seq"] for e in seen.events()) == list(range(200))
+            assert await second.stop() == 0
+
+
+async def test_full_outbox_turns_health_red_and_counts_refusals(tmp_path: Path) -> None:
+    metrics_port = free_port()
+    config = base_config(
+        free_port(),  # nobody listens: the outbox only fills
+        tmp_path / "state",
+        outbox={"max_events": 100, "when_full": "refuse"},
+        metrics={"enabled": True, "port": metrics_port},
+        synthetic={"devices": [{"id": "flood", "rate": 0, "count": 150, "resume": False}]},
+    )
+    async with inprocess_daemon(config) as daemon:
+        await wait_until(lambda: daemon.outbox.refused_total >= 50, 10, "refusals")
+        health = daemon.health()
+        assert health["status"] == "red"
+        assert any("outbox full" in p for p in health["problems"])
+        daemon._refresh_metrics()
+        body = await asyncio.to_thread(
+            lambda: (
+                urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+            )
+        )
+        assert "passerelle_outbox_full 1.0" in body
+        assert "passerelle_outbox_pending_events 100.0" in body
+        assert "passerelle_outbox_refused_events_total 50.0" in body
+        assert 'passerelle_events_received_total{family="synthetic"} 150.0' in body
+        assert json.loads(daemon.retained.get(daemon.topics.health) or b"{}")["status"] == "red"
