@@ -45,26 +45,40 @@ class ScannerFamily:
         add_cli_commands(commands)
 
     def doctor(self, section: FamilySection | None) -> Sequence[DoctorCheck]:
+        from drivers.scanner.discovery import resolve_usb_input, resolve_usb_serial
+
+        fix = (
+            "plug the scanner in (`passerelle devices` lists what is attached); install the rules from "
+            "systemd/udev/70-passerelle-scanners.rules.in and give the service the 'passerelle-scanner' group"
+        )
         checks: list[DoctorCheck] = []
         devices: list[ScannerDevice] = section.devices if isinstance(section, ScannerSection) else []
         for device in devices:
-            if not device.path:
-                continue
-            path = Path(device.path)
-            exists = path.exists()
+            path = device.path
+            if path is None and device.usb is not None:
+                resolve = resolve_usb_input if device.driver == "hid" else resolve_usb_serial
+                path = resolve(device.usb)
+                if path is None:
+                    checks.append(
+                        DoctorCheck(f"scanner {device.id}", False, f"no device with USB id {device.usb}", fix)
+                    )
+                    continue
+            assert path is not None
+            exists = Path(path).exists()
             readable = exists and os.access(path, os.R_OK)
             state = "readable" if readable else "missing" if not exists else "not readable"
             checks.append(
-                DoctorCheck(
-                    name=f"scanner {device.id}",
-                    ok=readable,
-                    detail=f"{device.path} {state}",
-                    fix=None
-                    if readable
-                    else "plug the scanner in; install systemd/udev/70-passerelle-scanners.rules and add the "
-                    "service user to the 'passerelle-scanner' group",
-                )
+                DoctorCheck(f"scanner {device.id}", readable, f"{path} {state}", None if readable else fix)
             )
+        if any(d.driver == "hid" for d in devices):
+            try:
+                import evdev  # noqa: F401 - only checking that it imports
+
+                checks.append(DoctorCheck("python-evdev", True, "importable"))
+            except ImportError as exc:
+                checks.append(
+                    DoctorCheck("python-evdev", False, str(exc), "reinstall: bash scripts/setup.sh")
+                )
         with contextlib.suppress(KeyError):
             grp.getgrnam("passerelle-scanner")
             checks.append(DoctorCheck("scanner group", True, "group passerelle-scanner exists"))

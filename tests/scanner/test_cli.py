@@ -124,3 +124,21 @@ def test_family_plugin_builds_one_driver_per_device(tmp_path: Path) -> None:
 def test_invalid_sections_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="validation error"):
         ScannerSection.model_validate(bad)
+
+
+def test_doctor_reports_each_device(tmp_path: Path) -> None:
+    present = tmp_path / "event-present"
+    present.touch()
+    section = ScannerSection.model_validate(
+        {
+            "devices": [
+                {"id": "here", "driver": "hid", "path": str(present)},
+                {"id": "gone", "driver": "serial", "usb": "0525:a4ac"},
+            ]
+        }
+    )
+    checks = {c.name: c for c in FAMILY.doctor(section)}
+    assert checks["scanner here"].ok
+    assert not checks["scanner gone"].ok
+    assert checks["scanner gone"].fix
+    assert checks["python-evdev"].ok
