@@ -37,7 +37,17 @@ IN_UNMOUNT = 0x2000
 IN_ISDIR = 0x40000000
 IN_NONBLOCK = 0o4000
 IN_CLOEXEC = 0o2000000
-MASK = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB | IN_DELETE_SELF
+# IN_MODIFY keeps the settle window open while a file is still being written (a copy in progress).
+MASK = (
+    IN_MODIFY
+    | IN_CLOSE_WRITE
+    | IN_MOVED_TO
+    | IN_MOVED_FROM
+    | IN_CREATE
+    | IN_DELETE
+    | IN_ATTRIB
+    | IN_DELETE_SELF
+)
 _EVENT = struct.Struct("iIII")
 
 
