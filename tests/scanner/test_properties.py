@@ -175,3 +175,32 @@ def test_random_bytes_as_input_events_never_crash(noise: bytes) -> None:
     for payload in decode_evdev_stream(noise, "fr", min_length=1):
         assert isinstance(payload, ScanPayload)
     assert decode_text(noise.decode("latin-1")).kind
+
+
+async def _serial_round(blob: bytes) -> tuple[list[ScanPayload], int]:
+    from daemon.driver import DeviceState
+    from drivers.scanner.serial_port import SerialScannerDriver
+    from simulators.scanner.serial_sim import SerialScannerSimulator
+
+    expected = len(SerialFramer("cr").feed(blob + b"\r"))
+    with tempfile.TemporaryDirectory() as tmp, SerialScannerSimulator(Path(tmp) / "tty") as sim:
+        driver = SerialScannerDriver(ScannerDevice(id="noise", driver="serial", path=str(sim.link)))
+        await driver.start()
+        stream = ItemStream(driver.events())
+        try:
+            await stream.state(DeviceState.ONLINE)
+            await sim.scan(blob, terminator=b"\r")
+            await sim.scan("3400930000236")  # the driver is still alive and in sync afterwards
+            got = [await stream.scan() for _ in range(expected + 1)]
+        finally:
+            await stream.close()
+    return got, expected
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(blob=st.binary(min_size=1, max_size=1500))
+def test_random_bytes_through_the_real_serial_driver(blob: bytes) -> None:
+    payloads, expected = asyncio.run(_serial_round(blob))
+    assert len(payloads) == expected + 1
+    assert all(all(isinstance(p, Problem) for p in payload.problems) for payload in payloads)
+    assert payloads[-1].kind == "cip13"
