@@ -195,18 +195,19 @@ def plan_import(
             counts.days_read += 1
             key = d.day.isoformat()
             night = batch.datalog.get(d.day)
-            digest = content_hash(
-                d.usage_minutes, d.sessions, d.ahi, d.leak_95, night.events if night else None
-            )
+            # The daily summary decides whether a day changed; DATALOG details only add to it: a card
+            # whose older DATALOG nights were cleared must not "change" those days.
+            core = content_hash(d.usage_minutes, d.sessions, d.ahi, d.leak_95)
+            digest = content_hash(core, night.events) if night is not None else core
             previous = led.days.get(key)
-            if previous is not None and previous[3] == digest:
+            if previous is not None and (previous[3] == digest or (night is None and previous[4] == core)):
                 continue
             if previous is None:
                 counts.days_new += 1
             else:
                 counts.days_changed += 1
             late = -1 if d.after_midnight_minutes is None else d.after_midnight_minutes
-            led.days[key] = [d.usage_minutes, late, d.sessions, digest]
+            led.days[key] = [d.usage_minutes, late, d.sessions, digest, core]
             data = day_data(d, serial, patient, kind, night)
             events.append(PlannedEvent(serial, DAY_SCHEMA, data, event_uuid(DAY_SCHEMA, serial, key, digest)))
         merged = [

@@ -19,7 +19,7 @@ from typing import Any
 
 @dataclass(slots=True)
 class DeviceLedger:
-    # date ISO -> [usage_minutes, after_midnight (-1 unknown), sessions, content hash]
+    # date ISO -> [usage_minutes, after_midnight (-1 unknown), sessions, content hash, summary hash]
     days: dict[str, list[Any]] = field(default_factory=dict)
     periods: dict[str, str] = field(default_factory=dict)  # "<start ISO>" -> content hash
     renewal: str | None = None

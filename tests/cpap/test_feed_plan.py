@@ -128,3 +128,21 @@ def test_problems_reported_once() -> None:
 def test_device_ids_are_topic_safe() -> None:
     assert device_id("2320ABC") == "cpap-2320abc"
     assert device_id("SN 12/34") == "cpap-sn-12-34"
+
+
+def test_datalog_nights_dropping_off_the_card_change_nothing() -> None:
+    from drivers.cpap.resmed import NightDetail
+
+    section = CpapSection()
+    with_detail = batch(days=30)
+    with_detail.datalog = {START + timedelta(days=29): NightDetail(1, 300, {"Hypopnea": 2})}
+    first = run(section, {}, with_detail)
+    day = next(
+        e.data for e in first.events if e.schema == DAY_SCHEMA and e.data.date == START + timedelta(days=29)
+    )
+    assert day.datalog_events == {"Hypopnea": 2}
+    assert run(section, first.ledgers, batch(days=30)).events == []  # detail gone: not a change
+    richer = batch(days=30)
+    richer.datalog = {START + timedelta(days=28): NightDetail(1, 300, {"Apnea": 1})}
+    plan = run(section, first.ledgers, richer)
+    assert [e.data.date for e in plan.events if e.schema == DAY_SCHEMA] == [START + timedelta(days=28)]
