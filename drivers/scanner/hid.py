@@ -128,6 +128,9 @@ class HidScannerDriver:
                 await asyncio.sleep(self.config.reopen_interval_s)
                 continue
             announced_offline = False
+            caps = source.caps_lock()
+            if caps is not None:
+                self.decoder.set_caps_lock(caps)
             yield self._change(DeviceState.ONLINE, None)
             problem = "end of stream"
             try:

@@ -110,6 +110,10 @@ class KeyStreamDecoder:
         """After SYN_DROPPED on a live device: the keys the kernel says are down now."""
         self._pressed = set(pressed)
 
+    def set_caps_lock(self, on: bool) -> None:
+        """Initial CapsLock state (from the device's LED) when a live node is opened."""
+        self._caps = on
+
     def idle_deadline(self) -> float | None:
         """Event time after which the pending scan ends by idle gap (None when nothing pends)."""
         return self._last + self.idle_gap if self._chars else None

@@ -16,6 +16,7 @@ import stat
 from typing import Protocol
 
 READ_SIZE = 24 * 256
+LED_CAPSL = 0x01  # linux/input-event-codes.h
 
 
 class ByteSource(Protocol):
@@ -24,6 +25,8 @@ class ByteSource(Protocol):
     def close(self) -> None: ...
 
     def active_keys(self) -> list[int] | None: ...
+
+    def caps_lock(self) -> bool | None: ...
 
 
 class _FdReader:
@@ -71,6 +74,10 @@ class EvdevSource:
     def active_keys(self) -> list[int] | None:
         return [int(code) for code in self.device.active_keys()]
 
+    def caps_lock(self) -> bool | None:
+        """The host's CapsLock LED: scanners type for a host that applies it, so we do too."""
+        return LED_CAPSL in self.device.leds()
+
     def close(self) -> None:
         self._reader.close()
         with contextlib.suppress(OSError):  # not grabbed, or already gone (unplugged)
@@ -87,6 +94,9 @@ class FifoSource:
         return await self._reader.read(timeout)
 
     def active_keys(self) -> list[int] | None:
+        return None
+
+    def caps_lock(self) -> bool | None:
         return None
 
     def close(self) -> None:
@@ -113,6 +123,9 @@ class FileSource:
             await asyncio.sleep(self.POLL)
 
     def active_keys(self) -> list[int] | None:
+        return None
+
+    def caps_lock(self) -> bool | None:
         return None
 
     def close(self) -> None:

@@ -195,3 +195,10 @@ def test_inventory_burst_back_to_back_is_split_on_terminators() -> None:
     scans = decode(pack(events), FR)
     assert [s.text for s in scans] == texts
     assert all(s.terminated for s in scans)
+
+
+def test_initial_caps_lock_from_the_device_led() -> None:
+    decoder = KeyStreamDecoder(US)
+    decoder.set_caps_lock(True)
+    scans = decoder.feed(pack(Typist(US).type("abc1")))
+    assert [s.text for s in scans] == ["ABC1"]
