@@ -58,8 +58,10 @@ def content_hash(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def event_uuid(schema: str, serial: str, key: str, digest: str) -> uuid.UUID:
-    return uuid.uuid5(NAMESPACE, f"{schema}|{serial}|{key}|{digest}")
+def event_uuid(source: str, schema: str, serial: str, key: str, digest: str) -> uuid.UUID:
+    """Same source, device, key and content: same id. The source is part of it because a card and
+    an export of the same day are different events (a consumer must not drop one as a duplicate)."""
+    return uuid.uuid5(NAMESPACE, f"{source}|{schema}|{serial}|{key}|{digest}")
 
 
 @dataclass(slots=True)
@@ -209,7 +211,9 @@ def plan_import(
             late = -1 if d.after_midnight_minutes is None else d.after_midnight_minutes
             led.days[key] = [d.usage_minutes, late, d.sessions, digest, core]
             data = day_data(d, serial, patient, kind, night)
-            events.append(PlannedEvent(serial, DAY_SCHEMA, data, event_uuid(DAY_SCHEMA, serial, key, digest)))
+            events.append(
+                PlannedEvent(serial, DAY_SCHEMA, data, event_uuid(source, DAY_SCHEMA, serial, key, digest))
+            )
         merged = [
             DayUsage(date.fromisoformat(k), v[0], v[2], after_midnight_minutes=None if v[1] < 0 else v[1])
             for k, v in sorted(led.days.items())
@@ -226,7 +230,9 @@ def plan_import(
             led.periods[key] = digest
             counts.periods_new += 1
             events.append(
-                PlannedEvent(serial, PERIOD_SCHEMA, pdata, event_uuid(PERIOD_SCHEMA, serial, key, digest))
+                PlannedEvent(
+                    serial, PERIOD_SCHEMA, pdata, event_uuid(source, PERIOD_SCHEMA, serial, key, digest)
+                )
             )
         rdata = renewal_data(renewal, serial, patient, section, today)
         digest = content_hash(
@@ -240,7 +246,7 @@ def plan_import(
                     serial,
                     RENEWAL_SCHEMA,
                     rdata,
-                    event_uuid(RENEWAL_SCHEMA, serial, "renewal", digest),
+                    event_uuid(source, RENEWAL_SCHEMA, serial, "renewal", digest),
                     "state",
                 )
             )
@@ -254,9 +260,10 @@ def plan_import(
         key = content_hash([str(e.event_id) for e in events], problems_key)
         started = counts.model_copy(update={"status": "started", "problems": []})
         events.insert(
-            0, PlannedEvent(None, IMPORT_SCHEMA, started, event_uuid(IMPORT_SCHEMA, source, "started", key))
+            0,
+            PlannedEvent(None, IMPORT_SCHEMA, started, event_uuid(source, IMPORT_SCHEMA, "", "started", key)),
         )
         events.append(
-            PlannedEvent(None, IMPORT_SCHEMA, counts, event_uuid(IMPORT_SCHEMA, source, "finished", key))
+            PlannedEvent(None, IMPORT_SCHEMA, counts, event_uuid(source, IMPORT_SCHEMA, "", "finished", key))
         )
     return Plan(events, new_ledgers, problems_key if new_problems else None, counts)

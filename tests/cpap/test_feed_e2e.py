@@ -95,6 +95,9 @@ async def test_card_dropped_in_watched_folder_yields_days_periods_renewal(
         exported = [e for e in channel(seen) if e["data"].get("source") == "export"]
         assert len(exported) == len(card_b.nights)
         assert {e["data"]["patient_ref"] for e in exported} == {"PAT-0001"}
+        from_card = [e for e in of(channel(seen), SERIAL_B) if e["data"].get("source") == "sdcard"]
+        assert len(from_card) == len(card_b.nights)
+        assert not {e["event_id"] for e in from_card} & {e["event_id"] for e in exported}
     # No patient reference in any topic.
     assert not any("PAT-" in m.topic for m in seen.messages)
 
