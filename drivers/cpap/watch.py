@@ -109,7 +109,9 @@ class FolderWatch:
         self.mode = "poll"
 
     def start(self) -> None:
+        """Safe to call again after stop() (the supervisor restarts a failed driver)."""
         loop = asyncio.get_running_loop()
+        self._stop.clear()
         try:
             self._inotify = Inotify()
             loop.add_reader(self._inotify.fd, self._on_inotify)

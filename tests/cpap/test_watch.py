@@ -170,3 +170,19 @@ async def test_daily_review_raises_the_prescription_alert_without_the_card(tmp_p
     assert (again["prescription_alert"], again["days_left"]) == ("due_soon", 167)
     assert again["periods_considered"] == first[0]["periods_considered"]
     assert len(card.nights) == 60
+
+
+async def test_watch_restarts_after_stop(tmp_path: Path) -> None:
+    watch = FolderWatch(tmp_path, depth=0, fallback_seconds=60, settle_seconds=0.02)
+    watch.start()
+    watch.stop()
+    watch.start()  # as after a supervisor restart
+    try:
+        changes = watch.changes()
+        await next_change(changes)
+        assert watch._thread is not None
+        assert watch._thread.is_alive()
+        (tmp_path / "new.csv").write_text("x")
+        assert await next_change(changes) == "event"
+    finally:
+        watch.stop()
