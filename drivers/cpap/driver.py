@@ -115,9 +115,8 @@ class ObservanceDriver:
     async def _review(self) -> AsyncIterator[DriverItem]:
         self._reviewed_on = self.today()
         known = await asyncio.to_thread(self.ledger.known_devices)
-        batches = [DeviceBatch(Identity(serial), [], patient) for serial, patient in known]
-        if batches:
-            async for item in self._publish(batches, []):
+        for serial, patient in known:  # one device at a time: bounded memory, the loop breathes
+            async for item in self._publish([DeviceBatch(Identity(serial), [], patient)], []):
                 yield item
 
     def _changed_targets(self) -> list[Path]:

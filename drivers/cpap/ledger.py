@@ -39,7 +39,6 @@ def _write_atomic(path: Path, doc: Any) -> None:
 class Ledger:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._devices: dict[str, DeviceLedger] = {}
         problems = root / "problems.json"
         self.problems: set[str] = set(json.loads(problems.read_text())) if problems.exists() else set()
 
@@ -48,14 +47,12 @@ class Ledger:
         return self.root / "devices" / f"{safe}.json"
 
     def device(self, serial: str) -> DeviceLedger:
-        if serial not in self._devices:
-            path = self._path(serial)
-            if path.exists():
-                d = json.loads(path.read_text())
-                self._devices[serial] = DeviceLedger(d["days"], d["periods"], d["renewal"], d["patient_ref"])
-            else:
-                self._devices[serial] = DeviceLedger()
-        return self._devices[serial]
+        """Read from disk each time: a station sees thousands of cards, memory holds none of them."""
+        path = self._path(serial)
+        if not path.exists():
+            return DeviceLedger()
+        d = json.loads(path.read_text())
+        return DeviceLedger(d["days"], d["periods"], d["renewal"], d["patient_ref"])
 
     def known_devices(self) -> list[tuple[str, str | None]]:
         """(serial, patient_ref) of every device with a ledger file (blocking I/O)."""
@@ -79,7 +76,6 @@ class Ledger:
                 "patient_ref": led.patient_ref,
             }
             _write_atomic(self._path(serial), doc)
-            self._devices[serial] = led
         if problems_key is not None:
             self.problems.add(problems_key)
             _write_atomic(self.root / "problems.json", sorted(self.problems))
