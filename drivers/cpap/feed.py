@@ -58,6 +58,11 @@ def content_hash(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def day_hash(minutes: int, sessions: int, ahi: float | None, leak: float | None) -> str:
+    """Hash of a day's summary (ints, floats and None have a stable repr): the per-day hot path."""
+    return hashlib.blake2b(repr((minutes, sessions, ahi, leak)).encode(), digest_size=8).hexdigest()
+
+
 def event_uuid(source: str, schema: str, serial: str, key: str, digest: str) -> uuid.UUID:
     """Same source, device, key and content: same id. The source is part of it because a card and
     an export of the same day are different events (a consumer must not drop one as a duplicate)."""
@@ -199,7 +204,7 @@ def plan_import(
             night = batch.datalog.get(d.day)
             # The daily summary decides whether a day changed; DATALOG details only add to it: a card
             # whose older DATALOG nights were cleared must not "change" those days.
-            core = content_hash(d.usage_minutes, d.sessions, d.ahi, d.leak_95)
+            core = day_hash(d.usage_minutes, d.sessions, d.ahi, d.leak_95)
             digest = content_hash(core, night.events) if night is not None else core
             previous = led.days.get(key)
             if previous is not None and (previous[3] == digest or (night is None and previous[4] == core)):

@@ -30,7 +30,7 @@ def _write_atomic(path: Path, doc: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with tmp.open("w") as fh:
-        json.dump(doc, fh, separators=(",", ":"))
+        fh.write(json.dumps(doc, separators=(",", ":")))  # dumps is the C encoder; dump is not
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
