@@ -287,12 +287,15 @@ class Outbox:
         try:
             if batch.deletes:
                 db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in batch.deletes])
-            for item in batch.appends:
-                cursor = db.execute(
+            if batch.appends:
+                before = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+                db.executemany(
                     "INSERT INTO outbox (event_id, topic, payload, created_at) VALUES (?, ?, ?, ?)",
-                    (item.event_id, item.topic, item.payload, item.created_at),
+                    [(a.event_id, a.topic, a.payload, a.created_at) for a in batch.appends],
                 )
-                seqs.append(int(cursor.lastrowid or 0))
+                # One writer and AUTOINCREMENT: the rows of one statement get consecutive numbers.
+                first = (before[0] if before else 0) + 1
+                seqs = list(range(first, first + len(batch.appends)))
             if batch.trim:
                 dropped = self._trim(db)
             db.execute("COMMIT")
