@@ -194,13 +194,9 @@ def read_str(raw: bytes, name: str, problems: list[Problem], *, verify_crc: bool
                 )
             )
     base = first_day.toordinal()
-    fromordinal = date.fromordinal
-    days = [
-        DayUsage(fromordinal(base + i), m, s, a, lk, lt if m else 0)
-        for i, (m, s, a, lk, lt) in enumerate(
-            zip(minutes.tolist(), sessions.tolist(), ahi, leak95, late.tolist(), strict=True)
-        )
-    ]
+    dates = map(date.fromordinal, range(base, base + n))
+    late = np.where(minutes > 0, late, 0)
+    days = list(map(DayUsage, dates, minutes.tolist(), sessions.tolist(), ahi, leak95, late.tolist()))
     if bad:
         bad_set = set(bad)
         days = [d for i, d in enumerate(days) if i not in bad_set]
@@ -277,9 +273,10 @@ def _optional(signals: Any, index: Mapping[str, int], key: str, n: int, factor: 
     sig = signals[i]
     dig = np.asarray(sig.digital)[:n]
     # Test the raw value for -1 before scaling, or an unused day shows an AHI of -0.1.
-    vals = np.round(_scale(sig, dig) * factor, 1).tolist()
-    empty = (dig == EMPTY).tolist()
-    return [None if e else v for v, e in zip(vals, empty, strict=True)]
+    vals = np.round(_scale(sig, dig) * factor, 1).astype(object)
+    vals[dig == EMPTY] = None
+    out: list[float | None] = vals.tolist()
+    return out
 
 
 def read_datalog(card: Path, problems: list[Problem]) -> dict[date, NightDetail]:
