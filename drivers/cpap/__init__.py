@@ -91,13 +91,13 @@ class CpapFamily:
 
 @contextlib.asynccontextmanager
 async def _demo(workdir: Path) -> AsyncIterator[dict[str, Any] | None]:
-    """Yields a section watching ``workdir/cpap/media``; then "inserts" a card: writes it elsewhere
+    """Yields a section watching ``workdir/media``; then "inserts" a card: writes it elsewhere
     and moves it in (like a mount appearing), and later drops an export file."""
     from simulators.cpap.card import write_card
     from simulators.cpap.profile import BUILTIN
 
-    media = workdir / "cpap" / "media"
-    exports = workdir / "cpap" / "exports"
+    media = workdir / "media"
+    exports = workdir / "exports"
     media.mkdir(parents=True, exist_ok=True)
     exports.mkdir(parents=True, exist_ok=True)
     section = {
