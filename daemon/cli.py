@@ -85,6 +85,20 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config_reference(args: argparse.Namespace) -> int:
+    from daemon.config_reference import reference, splice
+
+    families, _ = load_families()
+    generated = reference(families)
+    if args.write is None:
+        print(generated)
+        return 0
+    path: Path = args.write
+    path.write_text(splice(path.read_text(), generated))
+    print(f"updated the reference in {path}")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from daemon.schema import asyncapi, dumps, event_schemas, schema_file_name
 
@@ -167,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _config_arg(check)
     check.set_defaults(handler=cmd_config_check)
+    ref = config_commands.add_parser("reference", help="print every option as a Markdown table")
+    ref.add_argument(
+        "--write", type=Path, default=None, metavar="FILE", help="update the reference block in FILE"
+    )
+    ref.set_defaults(handler=cmd_config_reference)
 
     doctor = commands.add_parser(
         "doctor", help="check broker, config, state directory, devices; say how to fix"

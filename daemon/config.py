@@ -51,25 +51,25 @@ class Strict(BaseModel):
 
 
 class TlsSettings(Strict):
-    enabled: bool = False
+    enabled: bool = Field(False, description="connect with TLS (usually port 8883)")
     ca_file: Path | None = Field(None, description="CA bundle; system CAs when unset")
     cert_file: Path | None = Field(None, description="client certificate (mutual TLS)")
-    key_file: Path | None = None
+    key_file: Path | None = Field(None, description="private key of the client certificate")
     verify: bool = Field(True, description="verify the broker certificate; disabling logs a warning")
 
 
 class MqttSettings(Strict):
-    host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
-    protocol: Literal["5", "3.1.1"] = "5"
+    host: str = Field("127.0.0.1", description="broker host name or address")
+    port: int = Field(1883, ge=1, le=65535, description="broker port")
+    protocol: Literal["5", "3.1.1"] = Field("5", description="MQTT protocol version")
     client_id: str | None = Field(None, description="default: passerelle-<station>")
     base_topic: str | None = Field(None, description="default: passerelle/<station>")
-    username: str | None = None
-    password: SecretStr | None = None
-    keepalive: int = Field(30, ge=5, le=3600)
+    username: str | None = Field(None, description="broker user name")
+    password: SecretStr | None = Field(None, description="broker password (never logged or published)")
+    keepalive: int = Field(30, ge=5, le=3600, description="seconds; the broker sends the Will after 1.5x")
     max_inflight: int = Field(100, ge=1, le=65535, description="QoS 1 publishes awaiting PUBACK at once")
-    reconnect_min_seconds: float = Field(0.5, gt=0)
-    reconnect_max_seconds: float = Field(30.0, gt=0)
+    reconnect_min_seconds: float = Field(0.5, gt=0, description="first reconnection delay (jittered)")
+    reconnect_max_seconds: float = Field(30.0, gt=0, description="cap of the exponential reconnection delay")
     tls: TlsSettings = TlsSettings()
 
     @field_validator("base_topic")
@@ -84,19 +84,23 @@ class MqttSettings(Strict):
 
 class OutboxSettings(Strict):
     path: Path | None = Field(None, description="default: <state_directory>/outbox.sqlite3")
-    max_events: int = Field(1_000_000, ge=100)
-    max_bytes: int = Field(1 << 30, ge=1 << 20)
-    when_full: Literal["refuse", "drop_oldest"] = "refuse"
+    max_events: int = Field(1_000_000, ge=100, description="bound on stored, unpublished events")
+    max_bytes: int = Field(1 << 30, ge=1 << 20, description="bound on their size in bytes")
+    when_full: Literal["refuse", "drop_oldest"] = Field(
+        "refuse",
+        description="refuse: new events are refused (drivers are told); drop_oldest: oldest are discarded "
+        "and a loss event says which",
+    )
 
 
 class MetricsSettings(Strict):
-    enabled: bool = True
-    address: str = "127.0.0.1"
-    port: int = Field(9723, ge=0, le=65535)
+    enabled: bool = Field(True, description="serve Prometheus metrics")
+    address: str = Field("127.0.0.1", description="listen address; keep it local on a patient workstation")
+    port: int = Field(9723, ge=0, le=65535, description="listen port (0: any free port)")
 
 
 class LoggingSettings(Strict):
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
     format: Literal["auto", "human", "json"] = Field(
         "auto", description="auto: human on a terminal, else json"
     )
@@ -105,9 +109,13 @@ class LoggingSettings(Strict):
 class CoreSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PASSERELLE_", env_nested_delimiter="__", extra="forbid")
 
-    station: str = Field(default_factory=default_station, description="workstation id, a topic level")
+    station: str = Field(
+        default_factory=default_station,
+        description="workstation id used in topics ([a-z0-9-]); default: the host name, sanitized",
+    )
     state_directory: Path = Field(
-        default_factory=lambda: Path(os.environ.get("STATE_DIRECTORY", str(DEFAULT_STATE_DIR)).split(":")[0])
+        default_factory=lambda: Path(os.environ.get("STATE_DIRECTORY", str(DEFAULT_STATE_DIR)).split(":")[0]),
+        description="outbox and import ledgers; default: $STATE_DIRECTORY, else /var/lib/passerelle",
     )
     mqtt: MqttSettings = MqttSettings()
     outbox: OutboxSettings = OutboxSettings()
