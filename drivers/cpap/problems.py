@@ -18,6 +18,7 @@ class ProblemCode(StrEnum):
     RECORD_CRC_MISMATCH = "record_crc_mismatch"  # per-record Crc16 wrong: those days are skipped
     DATE_MISMATCH = "date_mismatch"
     DATALOG_UNREADABLE = "datalog_unreadable"
+    DATALOG_TRUNCATED = "datalog_truncated"  # complete records are still used
     CSV_UNREADABLE = "csv_unreadable"
     CSV_BAD_ROW = "csv_bad_row"
     SOURCE_UNREADABLE = "source_unreadable"  # the card or file could not be read at all (I/O error…)

@@ -302,9 +302,13 @@ def read_datalog(card: Path, problems: list[Problem]) -> dict[date, NightDetail]
         stamps.setdefault(day, set()).add(m.group(1))
         rel = str(path.relative_to(card))
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 edf = edfio.read_edf(path, lazy_load_data=True, header_encoding="latin-1")
+                if caught:  # edfio warns (and keeps the complete records) when a file is cut short
+                    problems.append(
+                        Problem(ProblemCode.DATALOG_TRUNCATED, rel, "; ".join(str(w.message) for w in caught))
+                    )
                 if kind == "PLD":
                     night.minutes += int(edf.num_data_records * edf.data_record_duration) // 60
                 elif kind == "EVE":

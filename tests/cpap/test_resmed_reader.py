@@ -257,3 +257,27 @@ def test_date_signal_disagreeing_with_header_is_reported(make_card: CardFactory)
     assert problem.message.startswith("1 record")
     assert ProblemCode.RECORD_CRC_MISMATCH not in codes(read.problems)
     assert read.days[7].day == card.nights[7].day  # the header start is authoritative
+
+
+def test_truncated_datalog_file_keeps_its_complete_records(make_card: CardFactory) -> None:
+    card = make_card("good", days=10, datalog_nights=1)
+    pld = next((card.root / "DATALOG").rglob("*_PLD.edf"))
+    raw = pld.read_bytes()
+    header = 256 * 9  # 7 signals + Crc16
+    record = 2 * (7 * 30 + 1)
+    pld.write_bytes(raw[: header + record * 5 + 11])
+    read = read_card(card.root)
+    problem = next(p for p in read.problems if p.code is ProblemCode.DATALOG_TRUNCATED)
+    assert problem.file.endswith("_PLD.edf")
+    night = next(
+        n
+        for n in card.nights
+        if n.sessions and any(s[0].strftime("%Y%m%d_%H%M%S") in pld.name for s in n.sessions)
+    )
+    detail = read.datalog[night.day]
+    assert (
+        detail.minutes
+        == sum(real for _, real in night.sessions)
+        - next(real for start, real in night.sessions if start.strftime("%Y%m%d_%H%M%S") in pld.name)
+        + 5
+    )
