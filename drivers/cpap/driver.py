@@ -16,7 +16,6 @@ from pathlib import Path
 
 from daemon.driver import DeviceChange, DeviceInfo, DriverContext, DriverEvent, DriverItem, RequestHandler
 from drivers.cpap.config import CpapSection, CpapSource
-from drivers.cpap.events import IMPORT_SCHEMA
 from drivers.cpap.exports import read_export
 from drivers.cpap.feed import DeviceBatch, Plan, device_id, plan_import
 from drivers.cpap.ledger import Ledger
@@ -216,6 +215,7 @@ class ObservanceDriver:
                 "cpap %s: %d event(s) not stored (%s); will retry", self.source.id, len(failed), failed[0]
             )
             self._seen.clear()
+            self._reviewed_on = None
             return
         await asyncio.to_thread(self.ledger.commit, plan.ledgers, plan.problems_key)
         self.imports += 1
@@ -227,6 +227,3 @@ class ObservanceDriver:
             plan.counts.periods_new,
             len(plan.counts.problems),
         )
-
-
-__all__ = ["IMPORT_SCHEMA", "ObservanceDriver"]
