@@ -65,7 +65,9 @@ def day_hash(minutes: int, sessions: int, ahi: float | None, leak: float | None)
 
 def event_uuid(source: str, schema: str, serial: str, key: str, digest: str) -> uuid.UUID:
     """Same source, device, key and content: same id. The source is part of it because a card and
-    an export of the same day are different events (a consumer must not drop one as a duplicate)."""
+    an export of the same day are different events (a consumer must not drop one as a duplicate);
+    callers put the previous content hash in ``key`` so that a value going back (eligible ->
+    dap_required -> eligible) is a new event, not a duplicate of the first."""
     return uuid.uuid5(NAMESPACE, f"{source}|{schema}|{serial}|{key}|{digest}")
 
 
@@ -216,9 +218,9 @@ def plan_import(
             late = -1 if d.after_midnight_minutes is None else d.after_midnight_minutes
             led.days[key] = [d.usage_minutes, late, d.sessions, digest, core]
             data = day_data(d, serial, patient, kind, night)
-            events.append(
-                PlannedEvent(serial, DAY_SCHEMA, data, event_uuid(source, DAY_SCHEMA, serial, key, digest))
-            )
+            after = previous[3] if previous is not None else "-"
+            event_id = event_uuid(source, DAY_SCHEMA, serial, f"{key}|{after}", digest)
+            events.append(PlannedEvent(serial, DAY_SCHEMA, data, event_id))
         merged = [
             DayUsage(date.fromisoformat(k), v[0], v[2], after_midnight_minutes=None if v[1] < 0 else v[1])
             for k, v in sorted(led.days.items())
@@ -230,13 +232,17 @@ def plan_import(
             key = p.start.isoformat()
             pdata = period_data(p, serial, patient, section.boundary_rule)
             digest = content_hash(pdata.model_dump(mode="json", exclude={"patient_ref"}))
-            if led.periods.get(key) == digest:
+            after = led.periods.get(key)
+            if after == digest:
                 continue
             led.periods[key] = digest
             counts.periods_new += 1
             events.append(
                 PlannedEvent(
-                    serial, PERIOD_SCHEMA, pdata, event_uuid(source, PERIOD_SCHEMA, serial, key, digest)
+                    serial,
+                    PERIOD_SCHEMA,
+                    pdata,
+                    event_uuid(source, PERIOD_SCHEMA, serial, f"{key}|{after or '-'}", digest),
                 )
             )
         rdata = renewal_data(renewal, serial, patient, section, today)
@@ -244,6 +250,7 @@ def plan_import(
             rdata.model_dump(mode="json", exclude={"days_left", "alert_message", "patient_ref"})
         )
         if led.renewal != digest:
+            after = led.renewal or "-"
             led.renewal = digest
             counts.renewal_changed += 1
             events.append(
@@ -251,7 +258,7 @@ def plan_import(
                     serial,
                     RENEWAL_SCHEMA,
                     rdata,
-                    event_uuid(source, RENEWAL_SCHEMA, serial, "renewal", digest),
+                    event_uuid(source, RENEWAL_SCHEMA, serial, f"renewal|{after}", digest),
                     "state",
                 )
             )

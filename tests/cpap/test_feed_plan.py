@@ -146,3 +146,21 @@ def test_datalog_nights_dropping_off_the_card_change_nothing() -> None:
     richer.datalog = {START + timedelta(days=28): NightDetail(1, 300, {"Apnea": 1})}
     plan = run(section, first.ledgers, richer)
     assert [e.data.date for e in plan.events if e.schema == DAY_SCHEMA] == [START + timedelta(days=28)]
+
+
+def test_a_status_going_back_is_a_new_event() -> None:
+    section = CpapSection()
+    good = batch(days=12 * 28, minutes=300)
+    a = run(section, {}, good)
+    worse = batch(days=12 * 28, minutes=300)
+    worse.days[:28] = [replace(d, usage_minutes=100) for d in worse.days[:28]]
+    b = run(section, a.ledgers, worse)
+    c = run(section, b.ledgers, good)
+    ids = [next(e.event_id for e in p.events if e.schema == RENEWAL_SCHEMA) for p in (a, b, c)]
+    statuses = [next(e.data.status for e in p.events if e.schema == RENEWAL_SCHEMA) for p in (a, b, c)]
+    assert statuses == ["eligible", "dap_required", "eligible"]
+    assert len(set(ids)) == 3
+    day_ids = [
+        e.event_id for p in (a, c) for e in p.events if e.schema == DAY_SCHEMA and e.data.date == START
+    ]
+    assert len(set(day_ids)) == 2
