@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 """
 MAX_GROUP = 2000  # rows per transaction: bounds commit latency under a burst
+DELETE_DELAY = 0.1  # seconds a published row may wait for its deletion to be committed
 
 
 class OutboxError(Exception):
@@ -120,6 +121,7 @@ class Outbox:
         self._deleting: set[int] = set()
         self._trimmed_upto = 0
         self._closing = False
+        self._delete_timer: asyncio.TimerHandle | None = None
         # Counts include appends not yet committed, so the bound holds for what is accepted.
         self.count = 0
         self.size = 0
@@ -169,6 +171,9 @@ class Outbox:
         """Commit what is pending, then close. Safe to call twice."""
         if self._writer is not None:
             self._closing = True
+            if self._delete_timer is not None:
+                self._delete_timer.cancel()
+                self._delete_timer = None
             self._wakeup.set()
             await self._writer  # it flushes what is pending, then returns
             self._writer = None
@@ -207,6 +212,13 @@ class Outbox:
         self.count -= 1
         self.size -= size
         self._set_full(self._over(0))
+        # A deletion need not be durable at once (forgetting one only means publishing it twice after
+        # a crash): ride along with the next append, or commit after a short delay, never one by one.
+        if self._delete_timer is None:
+            self._delete_timer = asyncio.get_running_loop().call_later(DELETE_DELAY, self._flush_deletes)
+
+    def _flush_deletes(self) -> None:
+        self._delete_timer = None
         self._wakeup.set()
 
     def _over(self, extra_size: int) -> bool:

@@ -7,6 +7,15 @@ from collections.abc import Iterator
 import pytest
 
 from daemon.broker import PrivateBroker
+from tests.support import RUNNING
+
+
+@pytest.fixture(autouse=True)
+def _no_daemon_left_behind() -> Iterator[None]:
+    """A test that fails half-way must not leave a daemon process running."""
+    yield
+    while RUNNING:
+        RUNNING.pop().kill_if_running()
 
 
 @pytest.fixture

@@ -227,6 +227,9 @@ class NotifySocket:
         self.sock.close()
 
 
+RUNNING: list[DaemonProcess] = []  # killed by the conftest fixture if a failed test left them running
+
+
 class DaemonProcess:
     """``passerelle run`` as a real process, with a notify socket to know when it is READY."""
 
@@ -276,6 +279,11 @@ class DaemonProcess:
                 raise AssertionError(f"daemon exited with {self.process.returncode}: {self.log()}")
             await asyncio.sleep(0.01)
         raise AssertionError(f"daemon not READY within {timeout} s: {self.log()}")
+
+    def kill_if_running(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
