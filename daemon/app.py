@@ -131,7 +131,11 @@ class Daemon:
         event_id, payload = envelope_json(self.settings.station, item)
         self._received_counter(family.name).inc()
         window = self._windows.setdefault(driver.name, asyncio.Semaphore(INGEST_WINDOW))
-        await window.acquire()
+        try:
+            await window.acquire()
+        except asyncio.CancelledError:  # stopping: every ack is completed or failed, never left hanging
+            self._fail_ack(item, RuntimeError("daemon stopping; event not stored"))
+            raise
         committed = self.outbox.submit(
             event_id, self.topics.channel(_channel_of(family, item.schema)), payload
         )

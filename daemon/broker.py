@@ -37,7 +37,12 @@ class PrivateBroker:
     ``persistence=True``, the broker's stored sessions and retained messages."""
 
     def __init__(
-        self, port: int | None = None, *, persistence: bool = False, workdir: Path | None = None
+        self,
+        port: int | None = None,
+        *,
+        persistence: bool = False,
+        workdir: Path | None = None,
+        extra_config: list[str] | None = None,
     ) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port()
@@ -45,6 +50,7 @@ class PrivateBroker:
         self._own_dir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="passerelle-mosquitto-"))
         self.process: subprocess.Popen[bytes] | None = None
+        self.extra_config = list(extra_config or [])  # e.g. password_file / acl_file lines
 
     @staticmethod
     def binary() -> str:
@@ -59,13 +65,16 @@ class PrivateBroker:
         conf = self.workdir / "mosquitto.conf"
         lines = [
             f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
+            "allow_anonymous true"
+            if not any(line.startswith("password_file") for line in self.extra_config)
+            else "",
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.workdir}/",
             "max_queued_messages 1000000",
             "max_inflight_messages 0",
             "log_dest none",
         ]
+        lines += self.extra_config
         if os.geteuid() == 0:
             # As root, mosquitto drops to the "mosquitto" user, which cannot write our private
             # directory: persistence would then fail silently.

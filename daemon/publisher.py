@@ -11,16 +11,20 @@ and payloads carry event ids.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import aiomqtt
+from paho.mqtt.client import MQTT_ERR_SUCCESS
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from daemon.config import MqttSettings
 from daemon.events import Availability
@@ -46,6 +50,24 @@ class Request:
 
 # Answers a request with the response payload (never raises for bad input).
 RequestRouter = Callable[[Request], Awaitable[bytes]]
+
+
+class PublishRefusedError(aiomqtt.MqttError):
+    """The broker answered a publish with an error reason code (MQTT 5): the event stays stored."""
+
+
+async def _first_of(awaitable: Awaitable[Any], refused: asyncio.Future[None]) -> None:
+    """Await ``awaitable`` unless ``refused`` completes first (its exception is raised by the caller)."""
+    if refused.done():
+        return
+    task = asyncio.ensure_future(awaitable)
+    try:
+        await asyncio.wait((task, refused), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 class Backoff:
@@ -175,7 +197,7 @@ class Publisher:
             await client.publish(self.topics.state, ONLINE, qos=1, retain=True)  # birth, on every connect
             self.retained.mark_all_dirty()
             async with asyncio.TaskGroup() as group:
-                group.create_task(self._drain(client, group), name="mqtt-drain")
+                group.create_task(self._drain(client), name="mqtt-drain")
                 group.create_task(self._publish_retained(client), name="mqtt-retained")
                 group.create_task(self._serve_requests(client, group), name="mqtt-requests")
 
@@ -191,32 +213,59 @@ class Publisher:
 
     # -- outbox drain ----------------------------------------------------------------------------
 
-    async def _drain(self, client: aiomqtt.Client, group: asyncio.TaskGroup) -> None:
+    async def _drain(self, client: aiomqtt.Client) -> None:
+        """Publish outbox rows oldest first, ``max_inflight`` at a time, deleting each on its PUBACK.
+
+        Rows go straight to the paho client under aiomqtt: aiomqtt's ``publish`` costs an Event, a
+        task and a scan of every pending call per message, which would cap the pipeline well below the
+        broker's pace, and it treats an MQTT 5 PUBACK carrying an error reason code (quota, not
+        authorized…) as a success, which would delete an event the broker refused.
+        """
+        paho = client._client  # aiomqtt has no public non-awaiting publish
+        loop = asyncio.get_running_loop()
+        inflight: dict[int, OutboxRow] = {}
         slots = asyncio.Semaphore(self.settings.max_inflight)
+        refused: asyncio.Future[None] = loop.create_future()
+        aiomqtt_on_publish = cast(Callable[..., None] | None, paho.on_publish)
+
+        def on_publish(c: Any, userdata: Any, mid: int, reason: ReasonCode, properties: Any) -> None:
+            row = inflight.pop(mid, None)
+            if row is None:  # one of aiomqtt's own publishes (retained topics, responses)
+                if aiomqtt_on_publish is not None:
+                    aiomqtt_on_publish(c, userdata, mid, reason, properties)
+                return
+            slots.release()
+            if reason.is_failure:
+                self.stats.failed_total += 1
+                if not refused.done():
+                    refused.set_exception(PublishRefusedError(f"broker refused an event: {reason}"))
+                return
+            self.outbox.delete(row.seq, len(row.payload) + len(row.topic))
+            self.stats.published_total += 1
+            if self.stats.on_published is not None:
+                self.stats.on_published(row, time.time() - row.created_at)
+
+        paho.on_publish = on_publish
         last_seq = 0
         while True:
             self.outbox.clear_new_rows_flag()
             rows = await self.outbox.fetch(last_seq, FETCH_PAGE)
             if not rows:
-                await self.outbox.wait_for_rows()
-                continue
+                await _first_of(self.outbox.wait_for_rows(), refused)
             for row in rows:
-                await slots.acquire()
-                group.create_task(self._publish_row(client, row, slots))
-            last_seq = rows[-1].seq
-
-    async def _publish_row(self, client: aiomqtt.Client, row: OutboxRow, slots: asyncio.Semaphore) -> None:
-        try:
-            await client.publish(row.topic, row.payload, qos=1)
-        except aiomqtt.MqttError:
-            self.stats.failed_total += 1
-            raise  # ends the session; the row stays and is sent again after reconnecting
-        finally:
-            slots.release()
-        self.outbox.delete(row.seq, len(row.payload) + len(row.topic))
-        self.stats.published_total += 1
-        if self.stats.on_published is not None:
-            self.stats.on_published(row, time.time() - row.created_at)
+                if slots.locked():  # only then is there anything to wait for
+                    await _first_of(slots.acquire(), refused)
+                else:
+                    await slots.acquire()
+                if refused.done():
+                    refused.result()  # raises: the session ends and the row is sent again later
+                info = paho.publish(row.topic, row.payload, qos=1)
+                if info.rc != MQTT_ERR_SUCCESS:
+                    self.stats.failed_total += 1
+                    raise aiomqtt.MqttCodeError(info.rc, "could not publish")
+                inflight[info.mid] = row
+            if rows:
+                last_seq = rows[-1].seq
 
     # -- retained topics -------------------------------------------------------------------------
 
