@@ -8,7 +8,7 @@ apt_packages=(
     python3 python3-venv python3-dev gcc pkg-config
     mosquitto mosquitto-clients
     pcscd vsmartcard-vpcd pcsc-tools libpcsclite-dev swig
-    util-linux systemd xkb-data
+    util-linux systemd xkb-data openssl
 )
 missing=()
 for pkg in "${apt_packages[@]}"; do
