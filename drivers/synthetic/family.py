@@ -54,7 +54,7 @@ class SyntheticFamily:
     @contextlib.asynccontextmanager
     async def demo(self, workdir: Path) -> AsyncIterator[dict[str, Any] | None]:
         del workdir
-        yield None  # the demo shows real families; configure [synthetic] to add a test pattern
+        yield {"enabled": False}  # the demo shows real devices; configure [synthetic] for a test pattern
 
 
 FAMILY = SyntheticFamily()
