@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import threading
@@ -53,9 +52,9 @@ def run_atr(args: argparse.Namespace) -> int:
 
 
 def run_cards(args: argparse.Namespace) -> int:
-    if args.pcsc_socket:
-        os.environ["PCSCLITE_CSOCK_NAME"] = args.pcsc_socket
-    from drivers.card.pcsc_api import PcscError, ScardApi
+    from drivers.card.pcsc_api import PcscError, ScardApi, bind_socket
+
+    bind_socket(args.pcsc_socket)
     from drivers.card.snapshot import take_snapshot
 
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -50,12 +49,11 @@ def checks(section: CardSection | None) -> list[DoctorCheck]:
 
 def _service_check(section: CardSection | None) -> DoctorCheck:
     socket = section.devices[0].pcsc_socket if section and section.devices else None
-    if socket is not None:
-        os.environ["PCSCLITE_CSOCK_NAME"] = str(socket)
     try:
-        from drivers.card.pcsc_api import ScardApi
+        from drivers.card.pcsc_api import ScardApi, bind_socket
         from drivers.card.snapshot import take_snapshot
 
+        bind_socket(str(socket) if socket is not None else None)
         slots = take_snapshot(ScardApi())
     except Exception as exc:
         return DoctorCheck(

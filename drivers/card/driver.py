@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +51,7 @@ from drivers.card.pcsc_api import (
     STATE_PRESENT,
     PcscApi,
     ScardApi,
+    bind_socket,
 )
 from drivers.card.public_read import PublicDataReader, ReadResult
 from drivers.card.vitale import iso_birth_date
@@ -119,6 +119,7 @@ class CardDriver:
         self._reading: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.service_up = False
+        self._stopped = False
 
     @property
     def name(self) -> str:
@@ -129,11 +130,11 @@ class CardDriver:
         return self._monitor
 
     async def start(self) -> None:
-        if self._source.pcsc_socket is not None:
-            # libpcsclite reads this once, at the process's first PC/SC call.
-            os.environ["PCSCLITE_CSOCK_NAME"] = str(self._source.pcsc_socket)
+        socket = self._source.pcsc_socket
+        bind_socket(str(socket) if socket is not None else None)
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
+        self._stopped = False
         self._read_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="card-read")
         self._monitor = PcscMonitor(
             self._api or ScardApi(),
@@ -145,6 +146,7 @@ class CardDriver:
         self._monitor.start()
 
     async def stop(self) -> None:
+        self._stopped = True
         monitor, self._monitor = self._monitor, None
         if monitor is not None:
             await asyncio.to_thread(monitor.stop)
@@ -159,9 +161,12 @@ class CardDriver:
             loop.call_soon_threadsafe(self._queue.put_nowait, observation)
 
     async def events(self) -> AsyncIterator[DriverItem]:
-        while True:
+        while not self._stopped:
             try:
-                item = await asyncio.wait_for(self._queue.get(), timeout=5.0)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+                # races the queue, and the consumer would never stop.
+                async with asyncio.timeout(5.0):
+                    item = await self._queue.get()
             except TimeoutError:
                 if self._monitor is not None and not self._monitor.alive:
                     raise RuntimeError("PC/SC monitor thread ended") from None
@@ -210,10 +215,14 @@ class CardDriver:
         name = parse_reader_name(pcsc_name)
         ident = device_id(name)
         existing = self._readers.get(ident)
-        if existing is not None and existing.name.base == name.base:
+        if existing is not None:
             taken = existing.slots.get(name.slot)
-            if taken is not None and taken.pcsc_name != pcsc_name and taken.pcsc_name in self._by_name:
-                # Two identical readers without a serial: only plug order can tell them apart.
+            same_slot_busy = (
+                taken is not None and taken.pcsc_name != pcsc_name and taken.pcsc_name in self._by_name
+            )
+            if existing.name.base != name.base or same_slot_busy:
+                # Two identical readers without a serial (or two names with one slug): only the plug
+                # order can tell them apart.
                 ident = f"{ident}-{name.index or 0}"
                 existing = self._readers.get(ident)
         if existing is None:
@@ -362,7 +371,8 @@ class CardDriver:
 
         future.add_done_callback(finished)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self._section.read_timeout_s)
+            async with asyncio.timeout(self._section.read_timeout_s):
+                return await asyncio.shield(future)
         except TimeoutError:
             # The worker stays blocked until the card answers; the card is never reset to free it.
             return ReadResult("timeout", f"no answer within {self._section.read_timeout_s:.1f} s")

@@ -7,6 +7,7 @@ else is tested against a real pcscd.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -85,11 +86,35 @@ class PcscApi(Protocol):
     def cancel(self, context: int) -> None: ...
 
 
+_bound_socket: str | None = None  # PCSCLITE_CSOCK_NAME when libpcsclite was first used here
+
+
+def note_first_use() -> None:
+    """libpcsclite reads PCSCLITE_CSOCK_NAME once, at its first call in the process: remember it."""
+    global _bound_socket
+    if _bound_socket is None:
+        _bound_socket = os.environ.get("PCSCLITE_CSOCK_NAME", "")
+
+
+def bind_socket(path: str | None) -> None:
+    """Point this process at a pcscd socket, or say clearly why it cannot be done any more."""
+    if path is None:
+        return
+    if _bound_socket is not None and _bound_socket != path:
+        raise RuntimeError(
+            f"this process already talks to pcscd at {_bound_socket or 'the default socket'};"
+            f" libpcsclite cannot switch to {path} (one pcscd per process)"
+        )
+    os.environ["PCSCLITE_CSOCK_NAME"] = path
+
+
 class ScardApi:
     """pyscard's low-level module; imported lazily so that ``passerelle atr`` works without it."""
 
     def __init__(self) -> None:
         from smartcard import scard
+
+        note_first_use()
 
         self._scard = scard
 

@@ -26,6 +26,7 @@ from drivers.card.pcsc_api import (
     W_REMOVED_CARD,
     PcscError,
     code,
+    note_first_use,
 )
 from drivers.card.vitale import RawBeneficiary, read_beneficiaries
 
@@ -51,6 +52,7 @@ class PublicDataReader:
         from smartcard import scard
 
         self._scard: Any = scard
+        note_first_use()
         self._cpx = cpx_reader or SimulatedCpxReader()
 
     def read(self, reader: str, card_type: CardType) -> ReadResult:

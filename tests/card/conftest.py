@@ -115,7 +115,8 @@ class Collector:
                 raise AssertionError(f"no matching item within {timeout} s; got {self.items!r}")
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
 
     def index_of(self, item: DriverItem) -> int:
         return next(i for i, candidate in enumerate(self.items) if candidate is item)

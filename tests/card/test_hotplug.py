@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from daemon.driver import DeviceChange, DeviceState
 from tests.card.conftest import run_driver
 from tests.card.helpers import card_event, data_of, device_change
@@ -55,3 +57,24 @@ async def test_stop_cancels_a_long_wait_at_once() -> None:
         assert pcsc.cancels >= 1
         monitor = running.driver.monitor
         assert monitor is None
+
+
+async def test_a_second_pcscd_socket_in_one_process_is_a_clear_error(pcscd: object) -> None:
+    from drivers.card.pcsc_api import ScardApi
+
+    ScardApi()  # this process has used libpcsclite (the session's private pcscd)
+    with pytest.raises(RuntimeError, match="one pcscd per process"):
+        async with run_driver({"devices": [{"pcsc_socket": "/elsewhere/pcscd.comm"}]}):
+            pass
+
+
+async def test_two_identical_readers_without_serial_get_distinct_ids() -> None:
+    pcsc = HotplugPcsc()
+    async with run_driver(api=pcsc) as running:
+        pcsc.plug("Generic CCID 00 00")
+        await running.collector.wait_for(device_change(DeviceState.ONLINE))
+        pcsc.plug("Generic CCID 01 00")
+        await running.collector.wait_for(
+            lambda i: isinstance(i, DeviceChange) and i.device.id == "generic-ccid-1"
+        )
+        assert sorted(d.id for d in running.driver.devices()) == ["generic-ccid", "generic-ccid-1"]
