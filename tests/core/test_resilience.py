@@ -137,10 +137,17 @@ async def test_driver_that_cannot_start_shows_in_health(broker: PrivateBroker, t
 
 
 async def test_ready_and_storing_while_the_broker_is_down(tmp_path: Path) -> None:
-    port = free_port()
-    broker = PrivateBroker(port)  # not started yet
+    broker = PrivateBroker(persistence=True, workdir=tmp_path / "mq")
+    (tmp_path / "mq").mkdir()
+    # A consumer with a persistent session subscribes once, then the broker goes away.
+    broker.start()
+    async with collect(
+        broker.host, broker.port, "passerelle/test/synthetic", identifier="billing", clean_session=False
+    ):
+        pass
+    broker.stop()
     config = base_config(
-        port, tmp_path / "state", synthetic={"devices": [{"id": "offline", "rate": 200, "count": 100}]}
+        broker.port, tmp_path / "state", synthetic={"devices": [{"id": "offline", "rate": 200, "count": 100}]}
     )
     daemon = DaemonProcess(config, tmp_path)
     daemon.start()
@@ -148,10 +155,13 @@ async def test_ready_and_storing_while_the_broker_is_down(tmp_path: Path) -> Non
     await asyncio.sleep(1.0)  # the driver keeps producing into the outbox meanwhile
     broker.start()
     try:
-        async with collect(broker.host, broker.port, "passerelle/test/synthetic") as seen:
+        async with collect(
+            broker.host, broker.port, "passerelle/test/synthetic", identifier="billing", clean_session=False
+        ) as seen:
             await seen.wait_for(
                 lambda m: len({e["event_id"] for e in seen.events()}) >= 100, 15, "100 events"
             )
+        assert sorted({e["data"]["seq"] for e in seen.events()}) == list(range(100))
         assert await daemon.stop() == 0
     finally:
         broker.close()
