@@ -78,3 +78,23 @@ async def test_two_identical_readers_without_serial_get_distinct_ids() -> None:
             lambda i: isinstance(i, DeviceChange) and i.device.id == "generic-ccid-1"
         )
         assert sorted(d.id for d in running.driver.devices()) == ["generic-ccid", "generic-ccid-1"]
+
+
+async def test_reader_unplugged_with_a_card_in_it() -> None:
+    from drivers.card.atr import CardType
+    from simulators.card.virtual_cards import ATRS
+
+    pcsc = HotplugPcsc()
+    async with run_driver(api=pcsc) as running:
+        pcsc.plug("Ingenico Leo (9) 00 00", card=bytes.fromhex(ATRS["cps3"]))
+        inserted = data_of(await running.collector.wait_for(card_event("inserted", slot=0)))
+        assert inserted.card_type is CardType.CPS3
+        listing = await running.driver.request_handlers()["card-list"]({})
+        assert listing[0]["reader_id"] == "ingenico-leo-9"
+        assert listing[0]["slots"][0]["card_type"] == "cps3"
+        mark = len(running.collector.items)
+        pcsc.unplug("Ingenico Leo (9) 00 00")
+        removed = data_of(await running.collector.wait_for(card_event("removed", slot=0), after=mark))
+        assert removed.reason == "reader_removed" and removed.card_type is CardType.CPS3
+        assert [s.status for s in removed.slots] == ["unavailable"]
+        await running.collector.wait_for(device_change(DeviceState.OFFLINE), after=mark)

@@ -52,7 +52,7 @@ async def test_insert_and_remove_in_both_slots(slots: Slots) -> None:
         assert last.professional_card_slot is None
 
 
-async def test_slots_told_apart_by_atr_not_order(slots: Slots) -> None:
+async def test_two_cards_at_once_told_apart_by_atr_not_slot_order(slots: Slots) -> None:
     """A reader whose slots swapped (CPS in slot 0, Vitale in slot 1) is still read right."""
     async with run_driver() as running:
         slots.insert(make_card("cps3"), slot=0)
