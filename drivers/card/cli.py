@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import threading
+from typing import Any
 
 from daemon.family import CliCommands
 from drivers.card.atr import AtrError, describe, parse_atr
@@ -33,6 +34,9 @@ def add_cli_commands(commands: CliCommands) -> None:
     simulate.add_argument("--vpcd-port", type=int, default=SYSTEM_VPCD_PORT, help="vpcd port of slot 0")
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--beneficiaries", type=int, default=2, help="Vitale 2: how many (1-3)")
+    simulate.add_argument(
+        "--cycle", type=float, default=0, help="insert and remove every CYCLE seconds (default: keep it in)"
+    )
     simulate.set_defaults(handler=run_simulate)
 
 
@@ -77,23 +81,31 @@ def run_simulate(args: argparse.Namespace) -> int:
     from simulators.card.virtual_cards import make_card
     from simulators.card.vpcd_link import InsertedCard
 
-    card = InsertedCard(make_card(args.type, args.beneficiaries), args.vpcd_port + args.slot, host=args.host)
-    try:
-        card.insert(timeout=10)
-    except OSError as exc:
-        print(f"error: vpcd not reachable on {args.host}:{card.port} ({exc})", file=sys.stderr)
-        return 1
+    port = args.vpcd_port + args.slot
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    print(
-        f"{args.type} card inserted in slot {args.slot} (vpcd port {card.port}); Ctrl-C removes it",
-        flush=True,
-    )
-    while not stop.wait(0.5):
-        if not card.active:
+    while True:
+        card = InsertedCard(make_card(args.type, args.beneficiaries), port, host=args.host)
+        try:
+            card.insert(timeout=10)
+        except OSError as exc:
+            print(f"error: vpcd not reachable on {args.host}:{port} ({exc})", file=sys.stderr)
+            return 1
+        until = f"for {args.cycle:g} s" if args.cycle else "until Ctrl-C"
+        print(f"{args.type} card inserted in slot {args.slot} (vpcd port {port}) {until}", flush=True)
+        stopped = stop.wait(args.cycle) if args.cycle else _wait_while_active(card, stop)
+        if not card.active and not stopped:
             print("vpcd closed the connection", file=sys.stderr)
             return 1
-    card.remove()
-    print("card removed")
-    return 0
+        card.remove()
+        print("card removed", flush=True)
+        if stopped or not args.cycle or stop.wait(args.cycle):
+            return 0
+
+
+def _wait_while_active(card: Any, stop: threading.Event) -> bool:
+    while not stop.wait(0.5):
+        if not card.active:
+            return False
+    return True

@@ -88,7 +88,7 @@ async def test_simulate_card_command_keeps_a_card_until_stopped(pcscd: IsolatedP
         if not line:
             assert process.stderr is not None
             raise AssertionError(await process.stderr.read())
-        assert b"cps3 card inserted in slot 1" in line
+        assert b"cps3 card inserted in slot 1" in line and b"until Ctrl-C" in line
         await asyncio.to_thread(wait_slots_state, STATE_PRESENT, (1,))
     finally:
         process.send_signal(signal.SIGTERM)
@@ -137,3 +137,20 @@ async def test_demo_inserts_cards_in_both_slots(tmp_path: Path) -> None:
     out, _ = await asyncio.wait_for(process.communicate(), 40)
     assert process.returncode == 0
     assert json.loads(out) == {"0": "vitale2", "1": "cps3"}
+
+
+async def test_simulate_card_on_a_cycle(pcscd: IsolatedPcscd, slots: Slots) -> None:
+    script = "import sys\nfrom tests.card.test_cli_doctor_demo import run_cli as r\nsys.exit(r(sys.argv[1:]))"
+    argv = ["simulate", "card", "vitale1", "--vpcd-port", str(pcscd.port), "--cycle", "0.6"]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, *argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert process.stdout is not None
+        lines = [await asyncio.wait_for(process.stdout.readline(), 10) for _ in range(3)]
+        heads = [b" ".join(line.strip().split(b" ")[0:2]) for line in lines]
+        assert heads == [b"vitale1 card", b"card removed", b"vitale1 card"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 10) == 0
+    await asyncio.to_thread(wait_slots_state, STATE_EMPTY, (0,))
