@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -61,6 +62,9 @@ class SlotStatus:
 
 
 Observation = ServiceUp | ServiceDown | ReaderAdded | ReaderRemoved | SlotStatus
+
+
+STABLE_AFTER_S = 10.0  # a context that lasted this long resets the backoff
 
 
 class _ServiceLostError(Exception):
@@ -128,16 +132,21 @@ class PcscMonitor:
             with self._lock:
                 self._context = context
             self.contexts_established += 1
+            joined = time.monotonic()
             try:
                 service_up = True
                 self._emit(ServiceUp())
                 self._watch(context)
-                delay = self._backoff_initial
             except _ServiceLostError as exc:
                 log.warning("PC/SC service lost: %s", exc)
                 service_up = False
                 self._emit(ServiceDown(str(exc)))
-                delay = self._backoff_initial
+                if time.monotonic() - joined < STABLE_AFTER_S:
+                    # Lost again right after joining (e.g. pcscd refuses us): back off, do not spin.
+                    self._stopping.wait(delay)
+                    delay = min(delay * 2, self._backoff_max)
+                else:
+                    delay = self._backoff_initial
             finally:
                 with self._lock:
                     self._context = None

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from daemon.driver import DeviceChange, DeviceState
-from tests.card.conftest import run_driver
+from tests.card.conftest import run_driver, wait_until
 from tests.card.helpers import card_event, data_of, device_change
 from tests.card.pcsc_double import HotplugPcsc
 
@@ -98,3 +98,32 @@ async def test_reader_unplugged_with_a_card_in_it() -> None:
         assert removed.reason == "reader_removed" and removed.card_type is CardType.CPS3
         assert [s.status for s in removed.slots] == ["unavailable"]
         await running.collector.wait_for(device_change(DeviceState.OFFLINE), after=mark)
+
+
+class RefusingPcsc(HotplugPcsc):
+    """pcscd accepts the context but refuses everything else (as when polkit denies us)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.establishments = 0
+
+    def establish(self) -> int:
+        self.establishments += 1
+        return 1
+
+    def list_readers(self, context: int) -> list[str]:
+        from drivers.card.pcsc_api import PcscError
+
+        raise PcscError("SCardListReaders", 0x80100069)
+
+
+async def test_a_refusing_pcscd_is_retried_with_backoff_not_in_a_tight_loop() -> None:
+    pcsc = RefusingPcsc()
+    async with run_driver({"reconnect_initial_s": 0.05, "reconnect_max_s": 0.4}, api=pcsc) as running:
+        started = time.monotonic()
+        await wait_until(lambda: pcsc.establishments >= 4, what="four attempts")
+        elapsed = time.monotonic() - started
+        monitor = running.driver.monitor
+        assert monitor is not None and monitor.alive
+    # Between attempts 1..4 the monitor waited 0.05 + 0.1 + 0.2 s; a tight loop would take microseconds.
+    assert elapsed >= 0.3
