@@ -201,11 +201,16 @@ class CardDriver:
 
     def _service_lost(self) -> Iterator[DriverItem]:
         for reader in self._readers.values():
+            told = False  # the retained state must say "unavailable" even when no card was in
             for slot in reader.slots.values():
                 if slot.has_card:
                     yield self._removed(reader, slot, "pcscd_unavailable", new_status="unavailable")
+                    told = True
                 else:
                     slot.status = "unavailable"
+            if not told and reader.slots and reader.info.state is DeviceState.ONLINE:
+                first = reader.slots[min(reader.slots)]
+                yield self._event(reader, "state", first, reason="pcscd_unavailable")
             if reader.info.state is DeviceState.ONLINE:
                 reader.info = replace(reader.info, state=DeviceState.OFFLINE, problem="pcscd unavailable")
                 yield DeviceChange(reader.info)

@@ -64,3 +64,16 @@ async def test_pcscd_absent_at_start_then_started(slots: Slots, pcscd: IsolatedP
         event = data_of(await running.collector.wait_for(card_event("inserted", slot=1)))
         assert event.card_type is CardType.CPS4
         assert monitor.alive
+
+
+async def test_pcscd_gone_with_empty_reader_marks_the_state_unavailable(
+    slots: Slots, pcscd: IsolatedPcscd
+) -> None:
+    async with run_driver(FAST_RECONNECT) as running:
+        await running.collector.wait_for(card_event("state", slot=1))
+        mark = len(running.collector.items)
+        await asyncio.to_thread(pcscd.stop)
+        state = data_of(await running.collector.wait_for(card_event("state"), after=mark))
+        assert state.reason == "pcscd_unavailable"
+        assert [s.status for s in state.slots] == ["unavailable", "unavailable"]
+        await running.collector.wait_for(device_change(DeviceState.OFFLINE), after=mark)
