@@ -12,7 +12,7 @@ from daemon.broker import PrivateBroker
 from simulators.card.isolated_pcscd import IsolatedPcscd
 from simulators.card.virtual_cards import ATRS, SAMPLE_BENEFICIARIES, make_card
 from tests.card.conftest import READER_ID, Slots
-from tests.support import base_config, collect, inprocess_daemon
+from tests.support import Received, base_config, collect, inprocess_daemon
 
 BASE = "passerelle/test"
 
@@ -97,3 +97,42 @@ def _present(payload: dict[str, object]) -> list[object]:
     slots = data.get("slots")
     assert isinstance(slots, list)
     return [s for s in slots if isinstance(s, dict) and s.get("status") == "present"]
+
+
+async def test_pcscd_restart_seen_over_mqtt_without_restarting_the_daemon(
+    broker: PrivateBroker, pcscd: IsolatedPcscd, slots: Slots, tmp_path: Path
+) -> None:
+    config = base_config(
+        broker.port,
+        tmp_path / "state",
+        card={"devices": [{"pcsc_socket": str(pcscd.socket_path)}], "reconnect_max_s": 0.5},
+    )
+    availability = f"{BASE}/{READER_ID}/availability"
+
+    def last_availability(ms: list[Received]) -> str | None:
+        states = [m.json()["state"] for m in ms if m.topic == availability]
+        return states[-1] if states else None
+
+    async with (
+        collect(broker.host, broker.port, f"{BASE}/#") as mqtt,
+        inprocess_daemon(config) as daemon,
+    ):
+        slots.insert(make_card("cps4"), slot=1)
+        await mqtt.wait_for_event("passerelle.card/1", lambda e: e["data"]["event"] == "inserted")
+        drivers_before = list(daemon.drivers)
+        await asyncio.to_thread(pcscd.stop, True)
+        gone = await mqtt.wait_for_event(
+            "passerelle.card/1", lambda e: e["data"]["reason"] == "pcscd_unavailable"
+        )
+        await mqtt.wait_for(lambda ms: last_availability(ms) == "offline", what="reader offline")
+        slots.remove_all()
+        await asyncio.to_thread(pcscd.start)
+        slots.insert(make_card("cps4"), slot=1)
+        await mqtt.wait_for(lambda ms: last_availability(ms) == "online", what="reader online again")
+
+        def insertions(_: list[Received]) -> int:
+            return len([e for e in mqtt.events("passerelle.card/1") if e["data"]["event"] == "inserted"])
+
+        await mqtt.wait_for(lambda ms: insertions(ms) == 2, what="second insertion")
+        assert daemon.drivers == drivers_before
+    assert gone["data"]["card_type"] == "cps4"

@@ -4,6 +4,7 @@ restarting the driver."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from daemon.driver import DeviceState
 from drivers.card.atr import CardType
@@ -77,3 +78,14 @@ async def test_pcscd_gone_with_empty_reader_marks_the_state_unavailable(
         assert state.reason == "pcscd_unavailable"
         assert [s.status for s in state.slots] == ["unavailable", "unavailable"]
         await running.collector.wait_for(device_change(DeviceState.OFFLINE), after=mark)
+
+
+async def test_stop_cancels_the_pending_wait_on_a_real_pcscd(slots: Slots) -> None:
+    async with run_driver({"status_wait_ms": 60000}) as running:
+        await running.collector.wait_for(card_event("state", slot=1))
+        monitor = running.driver.monitor
+        assert monitor is not None
+        started = time.monotonic()
+        await running.driver.stop()
+        assert time.monotonic() - started < 1.0  # SCardCancel, not the 60 s timeout
+        assert not monitor.alive
