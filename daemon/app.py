@@ -360,9 +360,5 @@ class Daemon:
 
 
 def _channel_of(family: Family, schema: str) -> str:
-    """The family channel carrying ``schema``; a family with one channel uses it for every schema."""
-    channels = family.channels
-    for channel, channel_schema in channels.items():
-        if channel_schema == schema:
-            return channel
-    return next(iter(channels), family.name)
+    """The topic leaf of ``schema``; a schema the family did not declare goes to the family's name."""
+    return family.channels.get(schema, family.name)

@@ -69,7 +69,10 @@ class Family(Protocol):
 
     @property
     def channels(self) -> Mapping[str, str]:
-        """Topic leaf -> schema id it carries, e.g. {"scan": "passerelle.scan/1"} (for AsyncAPI/docs)."""
+        """Schema id -> the topic leaf its events are published on, e.g. {"passerelle.scan/1": "scan"}.
+
+        Several schemas may share a leaf (the observance channel); a family may use several leaves
+        (card events and the opt-in card data, which consumers can restrict separately)."""
         ...
 
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:

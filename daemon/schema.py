@@ -131,9 +131,11 @@ def asyncapi(families: Mapping[str, Family]) -> dict[str, Any]:
     operations: dict[str, Any] = {}
     state_refs: list[str] = []
     for family in families.values():
-        refs = [_key(schema_id) for schema_id in family.event_models]
-        state_refs += refs
-        for leaf in list(family.channels) or [family.name]:
+        state_refs += [_key(schema_id) for schema_id in family.event_models]
+        leaves: dict[str, list[str]] = {}
+        for schema_id in family.event_models:
+            leaves.setdefault(family.channels.get(schema_id, family.name), []).append(_key(schema_id))
+        for leaf, refs in leaves.items():
             channels[f"{family.name}_{leaf}"] = channel(
                 f"{BASE}/{leaf}", f"QoS 1, not retained. {family.name} events; deduplicate on event_id.", refs
             )

@@ -30,7 +30,7 @@ class CardFamily:
 
     @property
     def channels(self) -> Mapping[str, str]:
-        return {"card": CARD_SCHEMA, "card-data": CARD_DATA_SCHEMA}
+        return {CARD_SCHEMA: "card", CARD_DATA_SCHEMA: "card-data"}
 
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
         from drivers.card.driver import create_drivers

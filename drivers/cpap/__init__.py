@@ -49,8 +49,8 @@ class CpapFamily:
 
     @property
     def channels(self) -> Mapping[str, str]:
-        # One channel carries the four schemas (the core routes every schema of a one-channel family there).
-        return {"observance": DAY_SCHEMA}
+        # One topic carries the four schemas; consumers tell them apart by the envelope's "schema".
+        return dict.fromkeys((DAY_SCHEMA, PERIOD_SCHEMA, RENEWAL_SCHEMA, IMPORT_SCHEMA), "observance")
 
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
         from drivers.cpap.driver import ObservanceDriver

@@ -24,7 +24,7 @@ class ScannerFamily:
     name = "scanner"
     section_model: type[FamilySection] = ScannerSection
     event_models: Mapping[str, type[BaseModel]] = {SCAN_SCHEMA: ScanPayload}
-    channels: Mapping[str, str] = {"scan": SCAN_SCHEMA}
+    channels: Mapping[str, str] = {SCAN_SCHEMA: "scan"}
 
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
         from drivers.scanner.hid import HidScannerDriver

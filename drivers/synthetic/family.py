@@ -30,7 +30,7 @@ class SyntheticFamily:
     name = "synthetic"
     section_model = SyntheticSection
     event_models: Mapping[str, type[BaseModel]] = {SCHEMA: SyntheticData}
-    channels: Mapping[str, str] = {"synthetic": SCHEMA}
+    channels: Mapping[str, str] = {SCHEMA: "synthetic"}
 
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
         assert isinstance(section, SyntheticSection)

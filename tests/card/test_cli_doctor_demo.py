@@ -38,8 +38,8 @@ def run_cli(argv: list[str]) -> int:
 def test_family_satisfies_the_protocol() -> None:
     family: Family = FAMILY
     assert family.name == "card"
-    assert family.channels == {"card": "passerelle.card/1", "card-data": "passerelle.card-data/1"}
-    assert set(family.event_models) == set(family.channels.values())
+    assert family.channels == {"passerelle.card/1": "card", "passerelle.card-data/1": "card-data"}
+    assert set(family.event_models) == set(family.channels)
 
 
 def test_atr_command(capsys: pytest.CaptureFixture[str]) -> None:

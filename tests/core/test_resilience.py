@@ -79,7 +79,7 @@ class FlakyFamily:
     name = "flaky"
     section_model = FlakySection
     event_models: Mapping[str, type[BaseModel]] = {"test.tick/1": Tick}
-    channels: Mapping[str, str] = {"tick": "test.tick/1"}
+    channels: Mapping[str, str] = {"test.tick/1": "tick"}
 
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
         assert isinstance(section, FlakySection)
