@@ -3,9 +3,15 @@ broker's PUBACK.
 
 One SQLite database (WAL, synchronous=FULL: workstations get unplugged) owned by one thread; the event
 loop never blocks on disk. Appends that arrive while a commit is running are committed together (group
-commit), which is what keeps throughput above the broker's. Deletions after PUBACK ride along in the
-same transactions. Bounded by count and bytes; when full, the configured policy applies and it is
-always said: a refused append raises OutboxFullError to its driver, a dropped batch leaves a loss event.
+commit). Deletions after PUBACK ride along with later transactions.
+
+The publisher reads recent rows from memory (a window of the last rows submitted), so the live path
+never waits for a database read; rows older than the window, and everything after a restart, come from
+the database. A row may be published while its commit is still running: what counts is that a driver
+is acknowledged only after the commit, and that a row leaves the database only after its PUBACK.
+
+Bounded by count and bytes; when full, the configured policy applies and it is always said: a refused
+append raises OutboxFullError to its driver, a dropped batch leaves a loss event.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 """
 MAX_GROUP = 2000  # rows per transaction: bounds commit latency under a burst
+MEMORY_WINDOW = 4096  # recent rows the publisher reads from memory; older ones from the database
 DELETE_DELAY = 0.1  # seconds a published row may wait for its deletion to be committed
 
 
@@ -57,15 +64,12 @@ class OutboxRow:
 
 @dataclass(slots=True)
 class _Append:
-    event_id: str
-    topic: str
-    payload: bytes
-    created_at: float
+    row: OutboxRow
     done: asyncio.Future[int]
 
     @property
     def size(self) -> int:
-        return len(self.payload) + len(self.topic)
+        return len(self.row.payload) + len(self.row.topic)
 
 
 @dataclass(slots=True)
@@ -73,12 +77,13 @@ class _Batch:
     appends: list[_Append] = field(default_factory=list)
     deletes: list[int] = field(default_factory=list)
     trim: bool = False  # drop the oldest rows until within bounds (policy drop_oldest)
+    loss_seq: int = 0  # number reserved for the loss event announcing a trim
 
 
 @dataclass(frozen=True, slots=True)
 class _CommitResult:
-    seqs: list[int]
     dropped: DroppedRows | None
+    loss_row: OutboxRow | None
     oldest_created_at: float | None
     count: int  # table totals, only filled after a trim
     size: int
@@ -121,6 +126,12 @@ class Outbox:
         self._deleting: set[int] = set()
         self._trimmed_upto = 0
         self._closing = False
+        # Rows by sequence number, in submission order: the last ones submitted and not yet published.
+        # Every row below the window's first key that still exists is committed.
+        self._recent: dict[int, OutboxRow] = {}
+        self._next_seq = 1
+        self._committed_upto = 0
+        self._late: list[OutboxRow] = []  # committed rows numbered below what was already read
         self._delete_timer: asyncio.TimerHandle | None = None
         # Counts include appends not yet committed, so the bound holds for what is accepted.
         self.count = 0
@@ -155,6 +166,7 @@ class Outbox:
                 "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload) + LENGTH(topic)), 0) FROM outbox"
             ).fetchone()
             oldest = db.execute("SELECT created_at FROM outbox ORDER BY seq LIMIT 1").fetchone()
+            last = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
             db.execute("BEGIN IMMEDIATE")  # proves we can write (read-only file or directory fails here)
             db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
@@ -162,6 +174,9 @@ class Outbox:
         except OSError as exc:
             raise OutboxError(f"outbox {self.path} cannot be used: {exc.strerror or exc}") from exc
         self._db = db
+        # Numbers are ours to give (one writer): a row is known, and publishable, before its commit.
+        self._next_seq = (int(last[0]) if last else 0) + 1
+        self._committed_upto = self._next_seq - 1
         self.count, self.size = int(count), int(size)
         self.oldest_created_at = oldest[0] if oldest else None
         if self.count:
@@ -187,17 +202,21 @@ class Outbox:
     def submit(self, event_id: UUID | str, topic: str, payload: bytes) -> asyncio.Future[int]:
         """Queue an event; the future completes (with its sequence number) once it is committed."""
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        item = _Append(str(event_id), topic, payload, time.time(), done)
-        if not self._make_room(item.size):
+        if not self._make_room(len(payload) + len(topic)):
             self.refused_total += 1
             done.set_exception(
                 OutboxFullError(f"outbox full ({self.count} events, {self.size} bytes): event refused")
             )
             return done
+        row = OutboxRow(self._next_seq, str(event_id), topic, payload, time.time())
+        self._next_seq += 1
+        item = _Append(row, done)
         self.count += 1
         self.size += item.size
         self._batch.appends.append(item)
+        self._recent[row.seq] = row
         self._wakeup.set()
+        self._appended.set()
         return done
 
     async def append(self, event_id: UUID | str, topic: str, payload: bytes) -> int:
@@ -208,6 +227,7 @@ class Outbox:
         if seq in self._deleting or seq <= self._trimmed_upto:
             return  # already going, or already removed by a drop_oldest trim
         self._deleting.add(seq)
+        self._recent.pop(seq, None)
         self._batch.deletes.append(seq)
         self.count -= 1
         self.size -= size
@@ -232,6 +252,9 @@ class Outbox:
             return False
         # drop_oldest: the writer trims the oldest rows and records a loss event in the same commit.
         self._batch.trim = True
+        if not self._batch.loss_seq:
+            self._batch.loss_seq = self._next_seq
+            self._next_seq += 1
         return True
 
     def _set_full(self, full: bool) -> None:
@@ -256,7 +279,9 @@ class Outbox:
         while self._batch.appends or self._batch.deletes or self._batch.trim:
             batch = self._batch
             if len(batch.appends) > MAX_GROUP:
-                self._batch = _Batch(appends=batch.appends[MAX_GROUP:], trim=batch.trim)
+                self._batch = _Batch(
+                    appends=batch.appends[MAX_GROUP:], trim=batch.trim, loss_seq=batch.loss_seq
+                )
                 batch.appends = batch.appends[:MAX_GROUP]
             else:
                 self._batch = _Batch()
@@ -268,16 +293,22 @@ class Outbox:
                 for item in batch.appends:
                     self.count -= 1
                     self.size -= item.size
+                    self._recent.pop(item.row.seq, None)
                     if not item.done.done():
                         item.done.set_exception(OutboxError(f"outbox commit failed: {exc}"))
                 continue
             self.last_commit_seconds = time.perf_counter() - started
             self.commits_total += 1
             self._deleting.difference_update(batch.deletes)
+            if batch.appends:
+                self._committed_upto = batch.appends[-1].row.seq
+            self._shrink_window()
             self.oldest_created_at = result.oldest_created_at
             if result.dropped is not None:
                 self.dropped_total += result.dropped.count
                 self._trimmed_upto = max(self._trimmed_upto, result.dropped.last_seq)
+                for seq in [s for s in self._recent if s <= self._trimmed_upto]:
+                    del self._recent[seq]
                 log.error(
                     "outbox full: dropped the %d oldest events (policy drop_oldest)", result.dropped.count
                 )
@@ -285,31 +316,44 @@ class Outbox:
                 self.count = result.count + len(self._batch.appends)
                 self.size = result.size + sum(a.size for a in self._batch.appends)
                 self._set_full(self._over(0))
-            for item, seq in zip(batch.appends, result.seqs, strict=True):
+            if result.loss_row is not None:
+                # Numbered before rows the publisher may already have read: hand it over explicitly.
+                self._late.append(result.loss_row)
+                self._recent[result.loss_row.seq] = result.loss_row
+                self._appended.set()
+            for item in batch.appends:
                 if not item.done.done():
-                    item.done.set_result(seq)
-            self._appended.set()
+                    item.done.set_result(item.row.seq)
+
+    def _shrink_window(self) -> None:
+        """Forget the oldest committed rows beyond the window: the database has them."""
+        while len(self._recent) > MEMORY_WINDOW:
+            first = next(iter(self._recent))
+            if first > self._committed_upto:
+                return
+            del self._recent[first]
 
     def _commit(self, batch: _Batch) -> _CommitResult:
         db = self._db
         assert db is not None
-        seqs: list[int] = []
         dropped: DroppedRows | None = None
+        loss_row: OutboxRow | None = None
         db.execute("BEGIN")
         try:
+            if batch.appends:
+                db.executemany(
+                    "INSERT INTO outbox (seq, event_id, topic, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (r.seq, r.event_id, r.topic, r.payload, r.created_at)
+                        for r in (a.row for a in batch.appends)
+                    ],
+                )
+            # After the inserts: a row published (and acknowledged) before its own commit is deleted
+            # in the same transaction.
             if batch.deletes:
                 db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in batch.deletes])
-            if batch.appends:
-                before = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
-                db.executemany(
-                    "INSERT INTO outbox (event_id, topic, payload, created_at) VALUES (?, ?, ?, ?)",
-                    [(a.event_id, a.topic, a.payload, a.created_at) for a in batch.appends],
-                )
-                # One writer and AUTOINCREMENT: the rows of one statement get consecutive numbers.
-                first = (before[0] if before else 0) + 1
-                seqs = list(range(first, first + len(batch.appends)))
             if batch.trim:
-                dropped = self._trim(db)
+                dropped, loss_row = self._trim(db, batch.loss_seq)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -318,7 +362,7 @@ class Outbox:
         count, size = (0, 0)
         if dropped is not None:
             count, size = self._totals(db)
-        return _CommitResult(seqs, dropped, oldest[0] if oldest else None, count, size)
+        return _CommitResult(dropped, loss_row, oldest[0] if oldest else None, count, size)
 
     @staticmethod
     def _totals(db: sqlite3.Connection) -> tuple[int, int]:
@@ -327,7 +371,7 @@ class Outbox:
         ).fetchone()
         return int(count), int(size)
 
-    def _trim(self, db: sqlite3.Connection) -> DroppedRows | None:
+    def _trim(self, db: sqlite3.Connection, loss_seq: int) -> tuple[DroppedRows | None, OutboxRow | None]:
         """Delete the oldest rows until the table (plus one loss event) is within bounds."""
         count, size = self._totals(db)
         victims: list[tuple[int, str, int]] = []
@@ -342,32 +386,51 @@ class Outbox:
             size -= row[2]
         cursor.close()
         if not victims:
-            return None
+            return None, None
         db.execute("DELETE FROM outbox WHERE seq <= ?", (victims[-1][0],))
         dropped = DroppedRows(
             victims[-1][0], len(victims), sum(v[2] for v in victims), victims[0][1], victims[-1][1]
         )
-        if self._loss_event is not None:
-            topic, event_id, payload = self._loss_event(dropped)
-            db.execute(
-                "INSERT INTO outbox (event_id, topic, payload, created_at) VALUES (?, ?, ?, ?)",
-                (str(event_id), topic, payload, time.time()),
-            )
-        return dropped
+        if self._loss_event is None:
+            return dropped, None
+        topic, event_id, payload = self._loss_event(dropped)
+        row = OutboxRow(loss_seq, str(event_id), topic, payload, time.time())
+        db.execute(
+            "INSERT INTO outbox (seq, event_id, topic, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+            (row.seq, row.event_id, row.topic, row.payload, row.created_at),
+        )
+        return dropped, row
 
     # -- reading (the publisher) -----------------------------------------------------------------
 
     async def fetch(self, after_seq: int, limit: int) -> list[OutboxRow]:
-        """Committed rows after ``after_seq``, oldest first, not already being deleted."""
-        rows = await self._run(lambda: self._select(after_seq, limit))
-        return [r for r in rows if r.seq not in self._deleting]
+        """Rows after ``after_seq``, oldest first, not published yet: from the database below the
+        memory window, then from the window (which may hold rows whose commit is still running)."""
+        floor = next(iter(self._recent), self._next_seq)
+        # Late rows beyond ``after_seq`` come in their place below; only those already passed need this.
+        rows = [r for r in self._late if r.seq <= after_seq and r.seq not in self._deleting]
+        self._late = []
+        if after_seq + 1 < floor:
+            stored = await self._run(functools.partial(self._select, after_seq, floor, limit))
+            rows += [r for r in stored if r.seq not in self._deleting]
+            if len(stored) >= limit:
+                return rows
+            after_seq = floor - 1
+        seq, end = after_seq + 1, self._next_seq
+        while seq < end and len(rows) < limit:
+            row = self._recent.get(seq)
+            if row is not None:
+                rows.append(row)
+            seq += 1
+        return rows
 
-    def _select(self, after_seq: int, limit: int) -> list[OutboxRow]:
+    def _select(self, after_seq: int, below: int, limit: int) -> list[OutboxRow]:
         db = self._db
         assert db is not None
         cursor = db.execute(
-            "SELECT seq, event_id, topic, payload, created_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-            (after_seq, limit),
+            "SELECT seq, event_id, topic, payload, created_at FROM outbox WHERE seq > ? AND seq < ? "
+            "ORDER BY seq LIMIT ?",
+            (after_seq, below, limit),
         )
         return [
             OutboxRow(seq, eid, topic, bytes(payload), created)

@@ -102,3 +102,39 @@ async def test_unusable_state_directory_is_reported_at_start(tmp_path: Path) -> 
     outbox = make(blocker / "outbox.sqlite3")
     with pytest.raises(OutboxError, match="cannot be used"):
         await outbox.open()
+
+
+async def test_a_row_published_before_its_commit_is_still_stored_then_deleted(tmp_path: Path) -> None:
+    outbox = make(tmp_path / "o.db")
+    await outbox.open()
+    committed = outbox.submit(uuid4(), "t", b"fast")
+    rows = await outbox.fetch(0, 10)  # served from memory: the live path does not wait for the disk
+    assert [r.payload for r in rows] == [b"fast"]
+    outbox.delete(rows[0].seq, len(b"fast") + 1)  # its PUBACK came back before the commit finished
+    assert await committed == rows[0].seq
+    assert outbox.count == 0
+    assert await outbox.fetch(0, 10) == []
+    await outbox.close()
+    again = make(tmp_path / "o.db")
+    await again.open()
+    assert again.count == 0  # the insert and the delete both reached the disk, in that order
+    await again.close()
+
+
+async def test_rows_beyond_the_memory_window_come_from_the_database(tmp_path: Path) -> None:
+    from daemon.outbox import MEMORY_WINDOW
+
+    outbox = make(tmp_path / "o.db", max_events=100_000)
+    await outbox.open()
+    total = MEMORY_WINDOW + 1000
+    await asyncio.gather(*(outbox.append(uuid4(), "t", str(i).encode()) for i in range(total)))
+    seen: list[bytes] = []
+    last = 0
+    while True:
+        page = await outbox.fetch(last, 500)
+        if not page:
+            break
+        seen += [r.payload for r in page]
+        last = page[-1].seq
+    assert seen == [str(i).encode() for i in range(total)]
+    await outbox.close()
