@@ -305,8 +305,8 @@ class Daemon:
                 0.2 if self.publisher.stats.connected else 0
             )  # let retained offline states go
             await self.publisher.stop()
-            publisher.cancel()
             status.cancel()
+            await _cancel_for_sure(publisher)
             await asyncio.gather(publisher, status, return_exceptions=True)
             await self.outbox.close()
             self.notifier.close()
@@ -357,6 +357,14 @@ class Daemon:
         if self.outbox.dropped_total > self._counted_dropped:
             m.outbox_dropped.inc(self.outbox.dropped_total - self._counted_dropped)
             self._counted_dropped = self.outbox.dropped_total
+
+
+async def _cancel_for_sure(task: asyncio.Task[None]) -> None:
+    """Cancel until it is done: on Python 3.11, asyncio.wait_for (inside aiomqtt's connect) can swallow
+    a cancellation that lands just as the connection completes."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.5)
 
 
 def _channel_of(family: Family, schema: str) -> str:

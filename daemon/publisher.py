@@ -16,7 +16,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -59,6 +59,8 @@ class PublishRefusedError(aiomqtt.MqttError):
 async def _first_of(awaitable: Awaitable[Any], refused: asyncio.Future[None]) -> None:
     """Await ``awaitable`` unless ``refused`` completes first (its exception is raised by the caller)."""
     if refused.done():
+        if isinstance(awaitable, Coroutine):
+            awaitable.close()
         return
     task = asyncio.ensure_future(awaitable)
     try:
@@ -248,6 +250,8 @@ class Publisher:
         paho.on_publish = on_publish
         last_seq = 0
         while True:
+            if refused.done():
+                refused.result()  # raises: the session ends and the row is sent again later
             self.outbox.clear_new_rows_flag()
             rows = await self.outbox.fetch(last_seq, FETCH_PAGE)
             if not rows:
