@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 
-from daemon.driver import DeviceChange, DeviceInfo, DeviceState, DriverEvent, DriverItem, RequestHandler
+from daemon.driver import DeviceState, DriverEvent, DriverItem
+from drivers.scanner.base import ScannerDriverBase
 from drivers.scanner.config import TERMINATOR_CHARS, ScannerDevice
 from drivers.scanner.decode import DEFAULT_GS_STAND_INS, decode_text
 from drivers.scanner.discovery import resolve_usb_input
@@ -49,12 +49,11 @@ def decode_evdev_stream(
     return [keyscan_payload(scan) for scan in [*scans, *([tail] if tail else [])]]
 
 
-class HidScannerDriver:
+class HidScannerDriver(ScannerDriverBase):
+    kind = "hid"
+
     def __init__(self, device: ScannerDevice) -> None:
-        self.config = device
-        self._state = DeviceState.OFFLINE
-        self._problem: str | None = "not opened yet"
-        self._interface = device.path or f"usb {device.usb}"
+        super().__init__(device)
         self.decoder = self._new_decoder()
 
     def _new_decoder(self) -> KeyStreamDecoder:
@@ -67,45 +66,11 @@ class HidScannerDriver:
             max_length=cfg.max_length,
         )
 
-    @property
-    def name(self) -> str:
-        return f"scanner/{self.config.id}"
-
-    def _info(self) -> DeviceInfo:
-        return DeviceInfo(
-            id=self.config.id,
-            family="scanner",
-            driver="hid",
-            model=self.config.model,
-            interface=self._interface,
-            state=self._state,
-            problem=self._problem,
-        )
-
-    def devices(self) -> Sequence[DeviceInfo]:
-        return [self._info()]
-
-    def request_handlers(self) -> Mapping[str, RequestHandler]:
-        return {}
-
     async def start(self) -> None:
         self.decoder = self._new_decoder()
 
-    async def stop(self) -> None:
-        return None
-
     def _path(self) -> str:
-        if self.config.path:
-            return self.config.path
-        assert self.config.usb is not None
-        found = resolve_usb_input(self.config.usb)
-        if found is None:
-            raise FileNotFoundError(errno.ENOENT, f"no input device with USB id {self.config.usb}")
-        return found
-
-    def _change(self, state: DeviceState, problem: str | None) -> DeviceChange:
-        self._state, self._problem = state, problem
-        return DeviceChange(self._info())
+        return self._resolve_path(resolve_usb_input)
 
     def _event(self, scan: KeyScan) -> DriverEvent:
         payload = keyscan_payload(scan, self.config.gs_stand_ins, self.config.publish_nir)

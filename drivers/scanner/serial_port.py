@@ -9,16 +9,16 @@ reopening the configured path — a by-id symlink follows the device to its new 
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import serial
 import serial_asyncio_fast
 
-from daemon.driver import DeviceChange, DeviceInfo, DeviceState, DriverEvent, DriverItem, RequestHandler
+from daemon.driver import DeviceState, DriverEvent, DriverItem
+from drivers.scanner.base import ScannerDriverBase
 from drivers.scanner.config import ScannerDevice
 from drivers.scanner.decode import decode_bytes
 from drivers.scanner.discovery import resolve_usb_serial
@@ -28,53 +28,18 @@ from drivers.scanner.payload import SCAN_SCHEMA, Problem
 log = logging.getLogger(__name__)
 
 
-class SerialScannerDriver:
+class SerialScannerDriver(ScannerDriverBase):
+    kind = "serial"
+
     def __init__(self, device: ScannerDevice) -> None:
-        self.config = device
-        self._state = DeviceState.OFFLINE
-        self._problem: str | None = "not opened yet"
-        self._interface = device.path or f"usb {device.usb}"
+        super().__init__(device)
         self.framer = SerialFramer(device.terminator, device.max_length)
-
-    @property
-    def name(self) -> str:
-        return f"scanner/{self.config.id}"
-
-    def _info(self) -> DeviceInfo:
-        return DeviceInfo(
-            id=self.config.id,
-            family="scanner",
-            driver="serial",
-            model=self.config.model,
-            interface=self._interface,
-            state=self._state,
-            problem=self._problem,
-        )
-
-    def devices(self) -> Sequence[DeviceInfo]:
-        return [self._info()]
-
-    def request_handlers(self) -> Mapping[str, RequestHandler]:
-        return {}
 
     async def start(self) -> None:
         self.framer = SerialFramer(self.config.terminator, self.config.max_length)
 
-    async def stop(self) -> None:
-        return None
-
     def _path(self) -> str:
-        if self.config.path:
-            return self.config.path
-        assert self.config.usb is not None
-        found = resolve_usb_serial(self.config.usb)
-        if found is None:
-            raise FileNotFoundError(errno.ENOENT, f"no serial device with USB id {self.config.usb}")
-        return found
-
-    def _change(self, state: DeviceState, problem: str | None) -> DeviceChange:
-        self._state, self._problem = state, problem
-        return DeviceChange(self._info())
+        return self._resolve_path(resolve_usb_serial)
 
     def _event(self, frame: tuple[bytes, list[Problem]], when: float) -> DriverEvent:
         data, problems = frame
