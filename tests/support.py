@@ -252,6 +252,7 @@ class DaemonProcess:
         env = {**os.environ, "NOTIFY_SOCKET": str(notify_path), "PYTHONFAULTHANDLER": "1", **self.env}
         self.started_at = time.monotonic()
         self._log = self.log_path.open("ab")
+        RUNNING.append(self)
         self.process = subprocess.Popen(
             [
                 sys.executable,
