@@ -100,7 +100,9 @@ def test_family_plugin_builds_one_driver_per_device(tmp_path: Path) -> None:
     )
     assert isinstance(section, ScannerSection)
     drivers = family.create_drivers(section, DriverContext("test", tmp_path, tmp_path))
-    assert [type(d) for d in drivers] == [HidScannerDriver, SerialScannerDriver]
+    assert isinstance(drivers[0], HidScannerDriver)
+    assert isinstance(drivers[1], SerialScannerDriver)
+    assert len(drivers) == 2
     assert [d.name for d in drivers] == ["scanner/a", "scanner/b"]
     checks = family.doctor(section)
     assert any(not c.ok and c.fix for c in checks)  # the HID path does not exist here
