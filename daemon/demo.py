@@ -96,6 +96,6 @@ async def _live_view(host: str, port: int, base: str) -> None:
                 await client.subscribe(f"{base}/#", qos=1)
                 async for message in client.messages:
                     payload = message.payload if isinstance(message.payload, bytes) else b""
-                    print(describe(str(message.topic), payload, base), flush=True)
+                    print(describe(str(message.topic), payload, base, compact=True), flush=True)
         except aiomqtt.MqttError:
             await asyncio.sleep(1)

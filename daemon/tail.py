@@ -13,9 +13,11 @@ import aiomqtt
 from daemon.config import ConfigError, load_config
 from daemon.family import load_families
 
+COMPACT_WIDTH = 160
 
-def describe(topic: str, payload: bytes, base: str) -> str:
-    """One readable line (plus indented JSON) for a published message."""
+
+def describe(topic: str, payload: bytes, base: str, compact: bool = False) -> str:
+    """One readable line (plus indented JSON, unless ``compact``) for a published message."""
     leaf = topic[len(base) + 1 :] if topic.startswith(base + "/") else topic
     try:
         body: Any = json.loads(payload) if payload else None
@@ -23,9 +25,11 @@ def describe(topic: str, payload: bytes, base: str) -> str:
         return f"{leaf}  {payload[:200]!r}"
     if isinstance(body, dict) and "schema" in body and "data" in body:
         device = (body.get("device") or {}).get("id", "-")
-        return f"{leaf}  [{body['schema']}] device={device} id={body.get('event_id')}\n" + _indent(
-            body["data"]
-        )
+        head = f"{leaf}  [{body['schema']}] device={device}"
+        if compact:
+            data = json.dumps(body["data"], ensure_ascii=False, separators=(",", ":"))
+            return f"{head}  {data[:COMPACT_WIDTH]}{'…' if len(data) > COMPACT_WIDTH else ''}"
+        return f"{head} id={body.get('event_id')}\n" + _indent(body["data"])
     return f"{leaf}  " + json.dumps(body, ensure_ascii=False)
 
 
