@@ -23,7 +23,7 @@ from daemon.publisher import Publisher
 from daemon.requests import RequestRouter
 from daemon.retained import RetainedStore
 from daemon.sdnotify import Notifier, watchdog_interval
-from daemon.supervisor import DriverStatus, Supervisor
+from daemon.supervisor import Supervisor
 from daemon.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -57,9 +57,8 @@ class Daemon:
             loss_event=self._loss_event,
         )
         self.outbox.on_full = self._on_outbox_full
-        self.drivers: list[Driver] = []
         self.driver_family: dict[str, Family] = {}
-        self.supervisor = Supervisor([], self._ingest, on_change=self._publish_health)
+        self.supervisor = Supervisor(self._ingest, on_change=self._publish_health)
         self.router = RequestRouter(self._core_handlers(), self._driver_handlers)
         self.publisher = Publisher(
             self.settings.mqtt,
@@ -80,7 +79,10 @@ class Daemon:
         self._received_counter = functools.cache(
             lambda family: self.metrics.events_received.labels(family=family)
         )
-        self.started_at = time.monotonic()
+
+    @property
+    def drivers(self) -> list[Driver]:
+        return self.supervisor.drivers
 
     # -- building --------------------------------------------------------------------------------
 
@@ -106,12 +108,8 @@ class Daemon:
                 self.inventory.disable(name, "-", f"{type(exc).__name__}: {exc}")
                 continue
             for driver in drivers:
-                self.drivers.append(driver)
                 self.driver_family[driver.name] = family
-        self.supervisor.drivers = self.drivers
-        self.supervisor.status.update(
-            {d.name: self.supervisor.status.get(d.name) or DriverStatus(d.name) for d in self.drivers}
-        )
+                self.supervisor.add(driver)
         for driver in self.drivers:
             with contextlib.suppress(Exception):
                 for device in driver.devices():

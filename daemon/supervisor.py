@@ -44,13 +44,16 @@ Sink = Callable[[Driver, DriverItem], Awaitable[None]]
 
 
 class Supervisor:
-    def __init__(
-        self, drivers: list[Driver], sink: Sink, on_change: Callable[[], None] | None = None
-    ) -> None:
-        self.drivers = drivers
+    def __init__(self, sink: Sink, on_change: Callable[[], None] | None = None) -> None:
+        self.drivers: list[Driver] = []
         self.sink = sink
         self.on_change = on_change
-        self.status: dict[str, DriverStatus] = {d.name: DriverStatus(d.name) for d in drivers}
+        self.status: dict[str, DriverStatus] = {}
+
+    def add(self, driver: Driver) -> None:
+        """Supervise one more driver (before ``run``)."""
+        self.drivers.append(driver)
+        self.status[driver.name] = DriverStatus(driver.name)
 
     def disable(self, name: str, reason: str) -> None:
         """Record a driver that could not even be built (invalid configuration)."""
