@@ -18,7 +18,7 @@ from daemon.events import LOSS_SCHEMA, LossData, envelope_json, loss_json
 from daemon.family import Family, FamilyLoadError
 from daemon.inventory import Inventory
 from daemon.metrics import Metrics
-from daemon.outbox import DroppedRows, Outbox, OutboxRow
+from daemon.outbox import DroppedRows, Outbox, OutboxFullError, OutboxRow
 from daemon.publisher import Publisher
 from daemon.requests import RequestRouter
 from daemon.retained import RetainedStore
@@ -144,7 +144,8 @@ class Daemon:
             window.release()
             error = done.exception()
             if error is not None:
-                self.metrics.outbox_refused.inc()
+                if isinstance(error, OutboxFullError):
+                    self.metrics.outbox_refused.inc()
                 self._fail_ack(item, error)
             elif item.ack is not None and not item.ack.done():
                 item.ack.set_result(None)

@@ -41,7 +41,7 @@ class Metrics:
         )
         self.publish_latency = Histogram(
             "passerelle_publish_latency_seconds",
-            "From outbox commit to broker PUBACK",
+            "From the hand-over by a driver to the broker PUBACK",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
