@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from daemon.broker import port_open
@@ -62,16 +61,16 @@ def doctor(config_path: Path | None) -> int:
 
 
 def _state_dir_check(directory: Path) -> DoctorCheck:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory):
-            pass
+    """Writable, or creatable by us: checked without creating anything (doctor only looks)."""
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    user = os.environ.get("USER", "passerelle")
+    fix = f"install -d -o {user} -m 0700 {directory} (the service unit's StateDirectory= does this)"
+    if not existing.is_dir():
+        return DoctorCheck("state directory", False, f"{existing} is not a directory", fix)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return DoctorCheck("state directory", False, f"{existing} is not writable by this user", fix)
+    if existing == directory:
         return DoctorCheck("state directory", True, f"{directory} is writable")
-    except OSError as exc:
-        user = os.environ.get("USER", "passerelle")
-        return DoctorCheck(
-            "state directory",
-            False,
-            f"{directory} is not writable ({exc.strerror})",
-            f"install -d -o {user} -m 0700 {directory} (the service unit's StateDirectory= does this)",
-        )
+    return DoctorCheck("state directory", True, f"{directory} does not exist yet; it will be created")
