@@ -20,13 +20,13 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
+from bench.wrapping import DelegatingDriver, DelegatingFamily
 from daemon.broker import PrivateBroker
-from daemon.driver import DeviceInfo, Driver, DriverContext, DriverEvent, DriverItem, RequestHandler
-from daemon.family import Family, FamilySection, load_families
+from daemon.driver import Driver, DriverEvent, DriverItem
+from daemon.family import load_families
 from drivers.card.events import CardEvent
 from simulators.card.isolated_pcscd import IsolatedPcscd
 from simulators.card.virtual_cards import make_card
@@ -60,28 +60,12 @@ class CommitTimes:
         return self.queues.setdefault((kind, slot), asyncio.Queue())
 
 
-class AckingDriver:
-    """Delegates to the real card driver; attaches an ack future to card events to time the commit."""
+class AckingDriver(DelegatingDriver):
+    """The real card driver, with an ack future on card events to time their commit."""
 
     def __init__(self, inner: Driver, times: CommitTimes) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.times = times
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    async def start(self) -> None:
-        await self.inner.start()
-
-    async def stop(self) -> None:
-        await self.inner.stop()
-
-    def devices(self) -> Sequence[DeviceInfo]:
-        return self.inner.devices()
-
-    def request_handlers(self) -> Mapping[str, RequestHandler]:
-        return self.inner.request_handlers()
 
     @staticmethod
     def _ack(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[float]) -> asyncio.Future[None]:
@@ -102,20 +86,6 @@ class AckingDriver:
                 assert isinstance(item, DriverEvent)
                 item = dataclasses.replace(item, ack=self._ack(loop, self.times.queue(data.event, data.slot)))
             yield item
-
-
-class AckingFamily:
-    def __init__(self, inner: Family, times: CommitTimes) -> None:
-        self.inner = inner
-        self.times = times
-        self.drivers: list[AckingDriver] = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
-        self.drivers = [AckingDriver(d, self.times) for d in self.inner.create_drivers(section, context)]
-        return self.drivers
 
 
 def poll_gaps(card: TimedCard) -> list[float]:
@@ -159,7 +129,7 @@ async def run(insertions: int) -> None:
         os.environ.update(pcscd.client_env)
         try:
             families, _ = load_families()
-            wrapped = AckingFamily(families["card"], times)
+            wrapped = DelegatingFamily(families["card"], lambda d: AckingDriver(d, times))
             families = {**families, "card": wrapped}
             config = base_config(
                 broker.port, Path(tmp) / "state", card={"devices": [{"pcsc_socket": str(pcscd.socket_path)}]}

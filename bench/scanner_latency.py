@@ -18,13 +18,13 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
+from bench.wrapping import DelegatingDriver, DelegatingFamily
 from daemon.broker import PrivateBroker
-from daemon.driver import DeviceInfo, Driver, DriverContext, DriverEvent, DriverItem, RequestHandler
-from daemon.family import Family, FamilySection, load_families
+from daemon.driver import Driver, DriverEvent, DriverItem
+from daemon.family import load_families
 from daemon.outbox import Outbox
 from drivers.scanner.payload import ScanPayload
 from simulators.scanner.hid_sim import HidScannerSimulator
@@ -56,25 +56,10 @@ class AckTimer:
             self.all_committed.set()
 
 
-class TimedDriver:
+class TimedDriver(DelegatingDriver):
     def __init__(self, inner: Driver, timer: AckTimer) -> None:
-        self.inner, self.timer = inner, timer
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    async def start(self) -> None:
-        await self.inner.start()
-
-    async def stop(self) -> None:
-        await self.inner.stop()
-
-    def devices(self) -> Sequence[DeviceInfo]:
-        return self.inner.devices()
-
-    def request_handlers(self) -> Mapping[str, RequestHandler]:
-        return self.inner.request_handlers()
+        super().__init__(inner)
+        self.timer = timer
 
     async def events(self) -> AsyncIterator[DriverItem]:
         async for item in self.inner.events():
@@ -89,27 +74,6 @@ class TimedDriver:
                 ack.add_done_callback(committed)
                 item = dataclasses.replace(item, ack=ack)
             yield item
-
-
-class TimedFamily:
-    def __init__(self, inner: Family, timer: AckTimer) -> None:
-        self.inner, self.timer = inner, timer
-        self.name = inner.name
-        self.section_model = inner.section_model
-        self.event_models = inner.event_models
-        self.channels = inner.channels
-
-    def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
-        return [TimedDriver(d, self.timer) for d in self.inner.create_drivers(section, context)]
-
-    def add_cli_commands(self, commands: Any) -> None:
-        self.inner.add_cli_commands(commands)
-
-    def doctor(self, section: FamilySection | None) -> Any:
-        return self.inner.doctor(section)
-
-    def demo(self, workdir: Path) -> Any:
-        return self.inner.demo(workdir)
 
 
 async def commit_baseline(workdir: Path, count: int, rate: float) -> list[float]:
@@ -132,7 +96,7 @@ async def commit_baseline(workdir: Path, count: int, rate: float) -> list[float]
 async def scan_latencies(workdir: Path, seconds: float, rate: float) -> dict[str, list[float]]:
     timer = AckTimer()
     families, _ = load_families()
-    families = {**families, "scanner": TimedFamily(families["scanner"], timer)}
+    families = {**families, "scanner": DelegatingFamily(families["scanner"], lambda d: TimedDriver(d, timer))}
     hid = HidScannerSimulator(workdir / "hid.fifo", layout="fr")
     hid.create()
     texts = [s.text for s in load_scenario()]
