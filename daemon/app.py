@@ -71,6 +71,7 @@ class Daemon:
         self.publisher.stats.on_published = self._on_published
         self._windows: dict[str, asyncio.Semaphore] = {}
         self.ready_at: float | None = None
+        self.metrics_problem: str | None = None
         self._tasks_alive = False
         self._counted_restarts: dict[str, int] = {}
         self._counted_dropped = 0
@@ -207,6 +208,9 @@ class Daemon:
         if not self.publisher.stats.connected:
             status = "red" if status == "red" else "yellow"
             problems.append("broker not connected: events are stored and will be published on reconnect")
+        if self.metrics_problem:
+            status = "red" if status == "red" else "yellow"
+            problems.append(self.metrics_problem)
         for name, driver_status in self.supervisor.status.items():
             if driver_status.state in ("backoff", "disabled"):
                 status = "red" if status == "red" else "yellow"
@@ -277,7 +281,12 @@ class Daemon:
     async def run(self, stop: asyncio.Event) -> int:
         await self.outbox.open()  # OutboxError propagates: reported by the CLI, exit 73
         if self.settings.metrics.enabled:
-            self.metrics.serve(self.settings.metrics.address, self.settings.metrics.port)
+            try:
+                self.metrics.serve(self.settings.metrics.address, self.settings.metrics.port)
+            except OSError as exc:  # metrics are for operators; events matter more: keep running
+                where = f"{self.settings.metrics.address}:{self.settings.metrics.port}"
+                self.metrics_problem = f"metrics endpoint {where}: {exc.strerror or exc}"
+                log.error("%s; running without metrics", self.metrics_problem)
         self.build_drivers()
         self.retained.set(self.topics.info, json.dumps(self.info(), sort_keys=True).encode())
         self.inventory.publish()

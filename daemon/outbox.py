@@ -17,8 +17,10 @@ append raises OutboxFullError to its driver, a dropped batch leaves a loss event
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import functools
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -126,6 +128,7 @@ class Outbox:
         self._deleting: set[int] = set()
         self._trimmed_upto = 0
         self._closing = False
+        self._lock_fd: int | None = None
         # Rows by sequence number, in submission order: the last ones submitted and not yet published.
         # Every row below the window's first key that still exists is committed.
         self._recent: dict[int, OutboxRow] = {}
@@ -150,9 +153,21 @@ class Outbox:
         await self._run(self._open_db)
         self._writer = asyncio.create_task(self._write_loop(), name="outbox-writer")
 
+    def _lock(self) -> None:
+        """One daemon per outbox: a second one would publish every event twice."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutboxError(f"outbox {self.path} is in use by another passerelle process") from None
+        self._lock_fd = fd
+
     def _open_db(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock()
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode != "wal":
@@ -195,6 +210,9 @@ class Outbox:
         if self._db is not None:
             db, self._db = self._db, None
             await self._run(db.close)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = None
         self._executor.shutdown(wait=True)
 
     # -- writing ---------------------------------------------------------------------------------

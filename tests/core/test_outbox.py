@@ -138,3 +138,14 @@ async def test_rows_beyond_the_memory_window_come_from_the_database(tmp_path: Pa
         last = page[-1].seq
     assert seen == [str(i).encode() for i in range(total)]
     await outbox.close()
+
+
+async def test_a_second_daemon_on_the_same_outbox_is_refused(tmp_path: Path) -> None:
+    first = make(tmp_path / "o.db")
+    await first.open()
+    second = make(tmp_path / "o.db")
+    with pytest.raises(OutboxError, match="in use by another passerelle"):
+        await second.open()
+    await first.close()
+    await second.open()  # free again once the first one is gone
+    await second.close()

@@ -212,3 +212,17 @@ async def test_full_outbox_turns_health_red_and_counts_refusals(tmp_path: Path) 
         assert "passerelle_outbox_refused_events_total 50.0" in body
         assert 'passerelle_events_received_total{family="synthetic"} 150.0' in body
         assert json.loads(daemon.retained.get(daemon.topics.health) or b"{}")["status"] == "red"
+
+
+async def test_a_busy_metrics_port_leaves_the_daemon_running(broker: PrivateBroker, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = base_config(broker.port, tmp_path / "state", metrics={"enabled": True, "port": port})
+        async with inprocess_daemon(config) as daemon:
+            health = daemon.health()
+            assert health["status"] == "yellow"
+            assert any("metrics endpoint" in p for p in health["problems"])
