@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from daemon.driver import DeviceInfo, DriverEvent
 
 LOSS_SCHEMA = "passerelle.loss/1"
-STATE_SCHEMA = "passerelle.bridge-state/1"
 
 
 def new_event_id() -> UUID:

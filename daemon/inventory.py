@@ -47,9 +47,7 @@ class Inventory:
         self.publish()
 
     def snapshot(self) -> dict[str, object]:
-        devices = [
-            {k: v for k, v in asdict(d).items()} for d in sorted(self.devices.values(), key=lambda d: d.id)
-        ]
+        devices = [asdict(d) for d in sorted(self.devices.values(), key=lambda d: d.id)]
         return {"devices": devices, "disabled": list(self.disabled)}
 
     def publish(self) -> None:

@@ -24,7 +24,6 @@ from drivers.card.pcsc_api import (
     PNP_READER,
     S_SUCCESS,
     STATE_CHANGED,
-    STATE_PRESENT,
     STATE_UNAWARE,
     STATE_UNKNOWN,
     PcscApi,
@@ -204,7 +203,3 @@ class PcscMonitor:
             if name not in known:
                 known[name] = STATE_UNAWARE
                 self._emit(ReaderAdded(name))
-
-
-def is_present(flags: int) -> bool:
-    return bool(flags & STATE_PRESENT)

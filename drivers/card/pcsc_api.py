@@ -30,7 +30,6 @@ W_UNRESPONSIVE_CARD = 0x80100066
 W_REMOVED_CARD = 0x80100069
 
 # Codes after which the context is dead: pcscd went away (restart, auto-exit, not yet started).
-SERVICE_GONE = frozenset({F_COMM_ERROR, E_NO_SERVICE, E_SERVICE_STOPPED, E_INVALID_HANDLE})
 
 STATE_UNAWARE = 0x0000
 STATE_IGNORE = 0x0001
@@ -53,10 +52,6 @@ class PcscError(Exception):
         self.operation = operation
         self.rc = code(rc)
         super().__init__(f"{operation} failed: 0x{self.rc:08X}")
-
-    @property
-    def service_gone(self) -> bool:
-        return self.rc in SERVICE_GONE
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,9 @@ prior approval when >= 112 h in at least 10 of the last 12 periods and >= 56 h i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -147,20 +147,6 @@ class PrescriptionAlert:
     prescription_end: date | None
     days_left: int | None
     message: str
-
-
-def attribute_minutes(days: Iterable[DayUsage], rule: BoundaryRule) -> dict[date, int]:
-    """Minutes per calendar date used for period sums, following the boundary rule."""
-    per_date: dict[date, int] = {}
-    for d in days:
-        if rule == "calendar_midnight" and d.after_midnight_minutes is not None:
-            late = min(d.after_midnight_minutes, d.usage_minutes)
-            per_date[d.day] = per_date.get(d.day, 0) + d.usage_minutes - late
-            nxt = d.day + timedelta(days=1)
-            per_date[nxt] = per_date.get(nxt, 0) + late
-        else:
-            per_date[d.day] = per_date.get(d.day, 0) + d.usage_minutes
-    return per_date
 
 
 def compute_periods(

@@ -79,10 +79,6 @@ class IsolatedPcscd:
         return {"PCSCLITE_CSOCK_NAME": str(self.socket_path)}
 
     @property
-    def reader_prefix(self) -> str:
-        return FRIENDLY_NAME
-
-    @property
     def _run_dir(self) -> Path:
         # bind over /run/pcscd when it exists, else over /run with a pcscd/ child
         return self.root / "run" / "pcscd" if not Path("/run/pcscd").is_dir() else self.root / "run"
