@@ -11,6 +11,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from prometheus_client import Counter
+
 from daemon import __version__
 from daemon.config import LoadedConfig
 from daemon.driver import Driver, DriverContext, DriverEvent, DriverItem, RequestHandler
@@ -73,8 +75,7 @@ class Daemon:
         self.ready_at: float | None = None
         self.metrics_problem: str | None = None
         self._tasks_alive = False
-        self._counted_restarts: dict[str, int] = {}
-        self._counted_dropped = 0
+        self._exported: dict[str, int] = {}  # totals already added to Prometheus counters
         # Labelled metric children, looked up once: the event path runs thousands of times a second.
         self._published_ok = self.metrics.events_published.labels(result="ok")
         self._received_counter = functools.cache(
@@ -358,13 +359,15 @@ class Daemon:
         m.mqtt_connected.set(1 if self.publisher.stats.connected else 0)
         for name, status in self.supervisor.status.items():
             m.driver_up.labels(driver=name).set(1 if status.state == "running" else 0)
-            new_restarts = status.restarts - self._counted_restarts.get(name, 0)
-            if new_restarts > 0:
-                m.driver_restarts.labels(driver=name).inc(new_restarts)
-                self._counted_restarts[name] = status.restarts
-        if self.outbox.dropped_total > self._counted_dropped:
-            m.outbox_dropped.inc(self.outbox.dropped_total - self._counted_dropped)
-            self._counted_dropped = self.outbox.dropped_total
+            self._export(m.driver_restarts.labels(driver=name), f"restarts:{name}", status.restarts)
+        self._export(m.outbox_dropped, "dropped", self.outbox.dropped_total)
+        self._export(m.events_published.labels(result="failed"), "failed", self.publisher.stats.failed_total)
+
+    def _export(self, counter: Counter, key: str, total: int) -> None:
+        """Bring a Prometheus counter up to a running total kept by a component."""
+        if total > self._exported.get(key, 0):
+            counter.inc(total - self._exported.get(key, 0))
+            self._exported[key] = total
 
 
 async def _cancel_for_sure(task: asyncio.Task[None]) -> None:

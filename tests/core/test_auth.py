@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
+import urllib.request
 from pathlib import Path
 
-from daemon.broker import PrivateBroker
+from daemon.broker import PrivateBroker, free_port
 from tests.support import DaemonProcess, base_config, collect, wait_until
+
+
+def failed_publishes(metrics_port: int) -> float:
+    body = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+    match = re.search(r'^passerelle_events_published_total\{result="failed"\} ([0-9.e+]+)$', body, re.M)
+    return float(match.group(1)) if match else 0.0
 
 
 def broker_with_acl(workdir: Path, allow_events: bool, port: int | None = None) -> PrivateBroker:
@@ -43,6 +51,7 @@ async def test_refused_events_stay_stored_until_the_broker_accepts_them(tmp_path
         mqtt={"host": broker.host, "port": broker.port, "username": "comptoir", "password": "s3cret",
               "reconnect_min_seconds": 0.1, "reconnect_max_seconds": 0.5},
         synthetic={"devices": [{"id": "acl", "rate": 100, "count": 30}]},
+        metrics={"enabled": True, "port": (metrics_port := free_port())},
     )  # fmt: skip
     daemon = DaemonProcess(config, tmp_path / "daemon")
     try:
@@ -51,6 +60,7 @@ async def test_refused_events_stay_stored_until_the_broker_accepts_them(tmp_path
         await asyncio.sleep(1.5)  # every event was offered and refused (PUBACK 0x87 Not authorized)
         assert "broker refused an event" in daemon.log()
         assert "s3cret" not in daemon.log()
+        await wait_until(lambda: failed_publishes(metrics_port) > 0, 5, "refusals counted in the metrics")
         broker.stop()
         broker = broker_with_acl(tmp_path / "mq", allow_events=True, port=broker.port)
         broker.start()
