@@ -39,6 +39,11 @@ def tls_broker(pki: Path, require_client_cert: bool) -> tuple[PrivateBroker, int
     return PrivateBroker(extra_config=extra), tls_port
 
 
+def tls_daemon(tmp_path: Path, tls_port: int, tls: dict[str, object]) -> DaemonProcess:
+    mqtt = {"host": "127.0.0.1", "port": tls_port, "tls": tls}
+    return DaemonProcess(base_config(tls_port, tmp_path / "state", mqtt=mqtt), tmp_path / "daemon")
+
+
 async def test_tls_with_verification_and_client_certificate(tmp_path: Path) -> None:
     make_pki(tmp_path / "pki", "good")
     pki = tmp_path / "pki"
@@ -46,10 +51,7 @@ async def test_tls_with_verification_and_client_certificate(tmp_path: Path) -> N
     with broker:
         tls = {"enabled": True, "ca_file": str(pki / "ca.pem"), "cert_file": str(pki / "client.pem"),
                "key_file": str(pki / "client.key")}  # fmt: skip
-        config = base_config(
-            tls_port, tmp_path / "state", mqtt={"host": "127.0.0.1", "port": tls_port, "tls": tls}
-        )
-        daemon = DaemonProcess(config, tmp_path / "daemon")
+        daemon = tls_daemon(tmp_path, tls_port, tls)
         async with collect(broker.host, broker.port, "passerelle/test/bridge/state") as seen:
             daemon.start()
             await daemon.wait_ready()
@@ -65,10 +67,7 @@ async def test_a_broker_certificate_from_another_ca_is_refused(tmp_path: Path) -
     broker, tls_port = tls_broker(tmp_path / "pki", require_client_cert=False)
     with broker:
         tls = {"enabled": True, "ca_file": str(tmp_path / "other" / "ca.pem")}
-        config = base_config(
-            tls_port, tmp_path / "state", mqtt={"host": "127.0.0.1", "port": tls_port, "tls": tls}
-        )
-        daemon = DaemonProcess(config, tmp_path / "daemon")
+        daemon = tls_daemon(tmp_path, tls_port, tls)
         daemon.start()
         await daemon.wait_ready()
         await wait_until(lambda: "CERTIFICATE_VERIFY_FAILED" in daemon.log(), 10, "a verification failure")
@@ -81,10 +80,7 @@ async def test_disabling_verification_is_loud(tmp_path: Path) -> None:
     broker, tls_port = tls_broker(tmp_path / "pki", require_client_cert=False)
     with broker:
         tls = {"enabled": True, "ca_file": str(tmp_path / "other" / "ca.pem"), "verify": False}
-        config = base_config(
-            tls_port, tmp_path / "state", mqtt={"host": "127.0.0.1", "port": tls_port, "tls": tls}
-        )
-        daemon = DaemonProcess(config, tmp_path / "daemon")
+        daemon = tls_daemon(tmp_path, tls_port, tls)
         async with collect(broker.host, broker.port, "passerelle/test/bridge/state") as seen:
             daemon.start()
             await daemon.wait_ready()
