@@ -93,8 +93,8 @@ class PublisherStats:
         self.published_total = 0
         self.failed_total = 0
         self.last_error: str | None = None
-        self.connected_since: float | None = None
-        self.on_published: Callable[[OutboxRow, float], None] | None = None  # row, seconds since commit
+        # Called with each acknowledged row and the seconds since its driver handed it over.
+        self.on_published: Callable[[OutboxRow, float], None] | None = None
 
 
 class Publisher:
@@ -116,6 +116,7 @@ class Publisher:
         self.router = router
         self.stats = PublisherStats()
         self._client: aiomqtt.Client | None = None
+        self._tls: ssl.SSLContext | None = None
         self._backoff = Backoff(settings.reconnect_min_seconds, settings.reconnect_max_seconds)
 
     # -- connection loop -------------------------------------------------------------------------
@@ -134,12 +135,12 @@ class Publisher:
             except* aiomqtt.MqttError as group:
                 self._connection_lost(str(group.exceptions[0]))
             except* Exception as group:  # a bug in one session must not end publishing for good
-                log.error("MQTT session failed unexpectedly", exc_info=group.exceptions[0])
+                if self._backoff.attempt == 0:
+                    log.error("MQTT session failed unexpectedly", exc_info=group.exceptions[0])
                 self._connection_lost(repr(group.exceptions[0]))
             finally:
                 self._client = None
                 self.stats.connected = False
-                self.stats.connected_since = None
             if time.monotonic() - started > STABLE_AFTER_SECONDS:
                 self._backoff.reset()
             await asyncio.sleep(self._backoff.next_delay())
@@ -155,19 +156,23 @@ class Publisher:
             error,
         )
 
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """Built once (certificate files are read at the first attempt that finds them)."""
+        tls = self.settings.tls
+        if not tls.enabled or self._tls is not None:
+            return self._tls
+        context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+        if tls.cert_file is not None:
+            context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
+        if not tls.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        self._tls = context
+        return context
+
     def _make_client(self) -> aiomqtt.Client:
         s = self.settings
         v5 = s.protocol == "5"
-        tls_context: ssl.SSLContext | None = None
-        if s.tls.enabled:
-            tls_context = ssl.create_default_context(cafile=str(s.tls.ca_file) if s.tls.ca_file else None)
-            if s.tls.cert_file is not None:
-                tls_context.load_cert_chain(
-                    str(s.tls.cert_file), str(s.tls.key_file) if s.tls.key_file else None
-                )
-            if not s.tls.verify:
-                tls_context.check_hostname = False
-                tls_context.verify_mode = ssl.CERT_NONE
         client = aiomqtt.Client(
             s.host,
             s.port,
@@ -180,7 +185,7 @@ class Publisher:
             keepalive=s.keepalive,
             max_inflight_messages=s.max_inflight,
             max_queued_outgoing_messages=None,
-            tls_context=tls_context,
+            tls_context=self._tls_context(),
             timeout=10,
         )
         # Many publishes in flight is the design, not a symptom: silence aiomqtt's warning about it.
@@ -192,7 +197,6 @@ class Publisher:
             self._client = client
             self.stats.connected = True
             self.stats.connects_total += 1
-            self.stats.connected_since = time.time()
             log.info("MQTT connected to %s:%d", self.settings.host, self.settings.port)
             # Subscribe first, so that "online" also means "listening to requests".
             await client.subscribe(self.topics.requests, qos=1)
