@@ -462,5 +462,9 @@ class Outbox:
     def clear_new_rows_flag(self) -> None:
         self._appended.clear()
 
+    def notify_rows(self) -> None:
+        """Wake a ``wait_for_rows`` caller so that it looks again (e.g. to notice its own error)."""
+        self._appended.set()
+
     async def _run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)

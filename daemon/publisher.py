@@ -11,12 +11,11 @@ and payloads carry event ids.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -54,22 +53,6 @@ RequestRouter = Callable[[Request], Awaitable[bytes]]
 
 class PublishRefusedError(aiomqtt.MqttError):
     """The broker answered a publish with an error reason code (MQTT 5): the event stays stored."""
-
-
-async def _first_of(awaitable: Awaitable[Any], refused: asyncio.Future[None]) -> None:
-    """Await ``awaitable`` unless ``refused`` completes first (its exception is raised by the caller)."""
-    if refused.done():
-        if isinstance(awaitable, Coroutine):
-            awaitable.close()
-        return
-    task = asyncio.ensure_future(awaitable)
-    try:
-        await asyncio.wait((task, refused), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 class Backoff:
@@ -183,7 +166,9 @@ class Publisher:
             will=aiomqtt.Will(self.topics.state, OFFLINE, qos=1, retain=True),
             clean_session=None if v5 else True,
             keepalive=s.keepalive,
-            max_inflight_messages=s.max_inflight,
+            # The drain bounds event publishes itself; paho's own cap would rescan every message in
+            # flight on each PUBACK, and would also count aiomqtt's few retained and response publishes.
+            max_inflight_messages=0,
             max_queued_outgoing_messages=None,
             tls_context=self._tls_context(),
             timeout=10,
@@ -226,12 +211,15 @@ class Publisher:
         task and a scan of every pending call per message, which would cap the pipeline well below the
         broker's pace, and it treats an MQTT 5 PUBACK carrying an error reason code (quota, not
         authorized…) as a success, which would delete an event the broker refused.
+
+        The loop is woken by one Event rather than a semaphore: PUBACKs arrive in bursts (paho reads
+        every packet available at once), so one wake-up refills many slots.
         """
         paho = client._client  # aiomqtt has no public non-awaiting publish
-        loop = asyncio.get_running_loop()
+        limit = self.settings.max_inflight
         inflight: dict[int, OutboxRow] = {}
-        slots = asyncio.Semaphore(self.settings.max_inflight)
-        refused: asyncio.Future[None] = loop.create_future()
+        room = asyncio.Event()  # set when a slot frees up or the broker refused an event
+        refusal: list[PublishRefusedError] = []
         aiomqtt_on_publish = cast(Callable[..., None] | None, paho.on_publish)
 
         def on_publish(c: Any, userdata: Any, mid: int, reason: ReasonCode, properties: Any) -> None:
@@ -240,11 +228,11 @@ class Publisher:
                 if aiomqtt_on_publish is not None:
                     aiomqtt_on_publish(c, userdata, mid, reason, properties)
                 return
-            slots.release()
+            room.set()
             if reason.is_failure:
                 self.stats.failed_total += 1
-                if not refused.done():
-                    refused.set_exception(PublishRefusedError(f"broker refused an event: {reason}"))
+                refusal.append(PublishRefusedError(f"broker refused an event: {reason}"))
+                self.outbox.notify_rows()  # wake the drain if it waits for rows
                 return
             self.outbox.delete(row.seq, len(row.payload) + len(row.topic))
             self.stats.published_total += 1
@@ -254,19 +242,18 @@ class Publisher:
         paho.on_publish = on_publish
         last_seq = 0
         while True:
-            if refused.done():
-                refused.result()  # raises: the session ends and the row is sent again later
+            if refusal:
+                raise refusal[0]  # the session ends and the row is sent again later
             self.outbox.clear_new_rows_flag()
             rows = await self.outbox.fetch(last_seq, FETCH_PAGE)
             if not rows:
-                await _first_of(self.outbox.wait_for_rows(), refused)
+                await self.outbox.wait_for_rows()
             for row in rows:
-                if slots.locked():  # only then is there anything to wait for
-                    await _first_of(slots.acquire(), refused)
-                else:
-                    await slots.acquire()
-                if refused.done():
-                    refused.result()  # raises: the session ends and the row is sent again later
+                while len(inflight) >= limit and not refusal:
+                    room.clear()
+                    await room.wait()
+                if refusal:
+                    raise refusal[0]
                 info = paho.publish(row.topic, row.payload, qos=1)
                 if info.rc != MQTT_ERR_SUCCESS:
                     self.stats.failed_total += 1
