@@ -96,15 +96,17 @@ class SyntheticDriver:
                 next_at += interval
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
             ack: asyncio.Future[None] | None = None
-            if self.progress_file is not None:  # acknowledgements only matter for resuming
+            event_id: uuid.UUID | None = None  # the core's UUIDv7
+            if self.progress_file is not None:  # acknowledgements and stable ids only matter for resuming
                 ack = loop.create_future()
                 ack.add_done_callback(functools.partial(self._on_ack, seq))
                 self._pending.add(ack)
+                event_id = event_id_for(self.device.id, seq)
             yield DriverEvent(
                 device=self.device,
                 schema=SCHEMA,
                 data=SyntheticData(seq=seq, filler=self.filler),
-                event_id=event_id_for(self.device.id, seq),
+                event_id=event_id,
                 ack=ack,
             )
             seq += 1

@@ -18,7 +18,9 @@ class SyntheticDevice(BaseModel):
     count: int | None = Field(None, ge=0, description="stop after this many events (None = forever)")
     payload_bytes: int = Field(0, ge=0, le=65536, description="filler added to each event")
     resume: bool = Field(
-        True, description="continue numbering after a restart (progress in the state directory)"
+        True,
+        description="continue numbering after a restart (progress in the state directory); event ids "
+        "then derive from the device id and number, so a resent event keeps its id",
     )
 
 
