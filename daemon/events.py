@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 from uuid import UUID
@@ -29,12 +30,13 @@ class _LocalOffset:
     offset on a whole minute, so one lookup per minute gives the same answer as one per event.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
         self.zone: tzinfo = UTC
         self.valid_until = 0.0
 
     def now(self) -> datetime:
-        t = time.time()
+        t = self.clock()
         if t >= self.valid_until:
             self.zone = datetime.fromtimestamp(t, UTC).astimezone().tzinfo or UTC
             self.valid_until = (t // 60 + 1) * 60
