@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import time
@@ -76,11 +75,11 @@ class Daemon:
         self.metrics_problem: str | None = None
         self._tasks_alive = False
         self._exported: dict[str, int] = {}  # totals already added to Prometheus counters
-        # Labelled metric children, looked up once: the event path runs thousands of times a second.
-        self._published_ok = self.metrics.events_published.labels(result="ok")
-        self._received_counter = functools.cache(
-            lambda family: self.metrics.events_received.labels(family=family)
-        )
+        stats = self.publisher.stats
+        self.metrics.events.publish_results = lambda: {
+            "ok": stats.published_total,
+            "failed": stats.failed_total,
+        }
 
     @property
     def drivers(self) -> list[Driver]:
@@ -129,7 +128,7 @@ class Daemon:
             self._fail_ack(item, ValueError("invalid device id"))
             return
         event_id, payload = envelope_json(self.settings.station, item)
-        self._received_counter(family.name).inc()
+        self.metrics.events.count_received(family.name)
         window = self._windows.setdefault(driver.name, asyncio.Semaphore(INGEST_WINDOW))
         try:
             await window.acquire()
@@ -172,8 +171,7 @@ class Daemon:
         return self.topics.loss, event_id, payload
 
     def _on_published(self, row: OutboxRow, seconds: float) -> None:
-        self._published_ok.inc()
-        self.metrics.publish_latency.observe(seconds)
+        self.metrics.events.observe_latency(seconds)
 
     def _on_outbox_full(self, full: bool) -> None:
         self.metrics.outbox_full.set(1 if full else 0)
@@ -361,7 +359,6 @@ class Daemon:
             m.driver_up.labels(driver=name).set(1 if status.state == "running" else 0)
             self._export(m.driver_restarts.labels(driver=name), f"restarts:{name}", status.restarts)
         self._export(m.outbox_dropped, "dropped", self.outbox.dropped_total)
-        self._export(m.events_published.labels(result="failed"), "failed", self.publisher.stats.failed_total)
 
     def _export(self, counter: Counter, key: str, total: int) -> None:
         """Bring a Prometheus counter up to a running total kept by a component."""

@@ -202,16 +202,44 @@ async def test_full_outbox_turns_health_red_and_counts_refusals(tmp_path: Path) 
         assert health["status"] == "red"
         assert any("outbox full" in p for p in health["problems"])
         daemon._refresh_metrics()
-        body = await asyncio.to_thread(
-            lambda: (
-                urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
-            )
-        )
+        body = await scrape(metrics_port)
         assert "passerelle_outbox_full 1.0" in body
         assert "passerelle_outbox_pending_events 100.0" in body
         assert "passerelle_outbox_refused_events_total 50.0" in body
         assert 'passerelle_events_received_total{family="synthetic"} 150.0' in body
         assert json.loads(daemon.retained.get(daemon.topics.health) or b"{}")["status"] == "red"
+
+
+async def scrape(port: int) -> str:
+    url = f"http://127.0.0.1:{port}/metrics"
+    return await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
+
+
+async def test_publish_counts_and_latency_histogram(broker: PrivateBroker, tmp_path: Path) -> None:
+    metrics_port = free_port()
+    config = base_config(
+        broker.port,
+        tmp_path / "state",
+        metrics={"enabled": True, "port": metrics_port},
+        synthetic={"devices": [{"id": "counted", "rate": 0, "count": 120, "resume": False}]},
+    )
+    async with inprocess_daemon(config) as daemon:
+        await wait_until(lambda: daemon.publisher.stats.published_total >= 120, 15, "publishes")
+        body = await scrape(metrics_port)
+    samples = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in body.splitlines()
+        if line.startswith("passerelle_") and not line.startswith("passerelle_build")
+    }
+    assert samples['passerelle_events_received_total{family="synthetic"}'] == 120
+    assert samples['passerelle_events_published_total{result="ok"}'] == 120
+    assert samples['passerelle_events_published_total{result="failed"}'] == 0
+    assert samples["passerelle_publish_latency_seconds_count"] == 120
+    assert samples['passerelle_publish_latency_seconds_bucket{le="+Inf"}'] == 120
+    assert 0 < samples["passerelle_publish_latency_seconds_sum"] < 120 * 10
+    buckets = [v for k, v in samples.items() if k.startswith("passerelle_publish_latency_seconds_bucket")]
+    assert buckets == sorted(buckets)  # cumulative
+    assert samples['passerelle_publish_latency_seconds_bucket{le="10.0"}'] == 120  # a local broker
 
 
 async def test_a_busy_metrics_port_leaves_the_daemon_running(broker: PrivateBroker, tmp_path: Path) -> None:
