@@ -67,7 +67,12 @@ class MqttSettings(Strict):
     username: str | None = Field(None, description="broker user name")
     password: SecretStr | None = Field(None, description="broker password (never logged or published)")
     keepalive: int = Field(30, ge=5, le=3600, description="seconds; the broker sends the Will after 1.5x")
-    max_inflight: int = Field(100, ge=1, le=65535, description="QoS 1 publishes awaiting PUBACK at once")
+    max_inflight: int = Field(
+        100,
+        ge=1,
+        le=65535,
+        description="QoS 1 publishes awaiting PUBACK at once (at most the broker's MQTT 5 Receive Maximum)",
+    )
     reconnect_min_seconds: float = Field(0.5, gt=0, description="first reconnection delay (jittered)")
     reconnect_max_seconds: float = Field(30.0, gt=0, description="cap of the exponential reconnection delay")
     tls: TlsSettings = TlsSettings()

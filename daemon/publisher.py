@@ -76,6 +76,8 @@ class PublisherStats:
         self.published_total = 0
         self.failed_total = 0
         self.last_error: str | None = None
+        self.broker_receive_maximum: int | None = None  # MQTT 5 CONNACK, when the broker sets one
+        self.inflight_peak = 0  # most events awaiting PUBACK at once, over the daemon's life
         # Called with each acknowledged row and the seconds since its driver handed it over.
         self.on_published: Callable[[OutboxRow, float], None] | None = None
 
@@ -167,7 +169,7 @@ class Publisher:
             clean_session=None if v5 else True,
             keepalive=s.keepalive,
             # The drain bounds event publishes itself; paho's own cap would rescan every message in
-            # flight on each PUBACK, and would also count aiomqtt's few retained and response publishes.
+            # flight on each PUBACK. A broker's Receive Maximum still caps paho (see below).
             max_inflight_messages=0,
             max_queued_outgoing_messages=None,
             tls_context=self._tls_context(),
@@ -175,7 +177,34 @@ class Publisher:
         )
         # Many publishes in flight is the design, not a symptom: silence aiomqtt's warning about it.
         client.pending_calls_threshold = s.max_inflight + 10
+        self._honour_receive_maximum(client)
         return client
+
+    def _honour_receive_maximum(self, client: aiomqtt.Client) -> None:
+        """Obey the Receive Maximum an MQTT 5 broker announces in its CONNACK.
+
+        It bounds the QoS 1 publishes in flight, ours and aiomqtt's together, and a strict broker
+        disconnects a client that exceeds it. Neither aiomqtt nor paho reads it: it is taken from the
+        CONNACK here, caps paho (whose public setter refuses once connected, hence the attribute) and
+        bounds the drain.
+        """
+        paho = client._client
+        aiomqtt_on_connect = cast(Callable[..., None], paho.on_connect)
+
+        def on_connect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None) -> None:
+            announced = getattr(properties, "ReceiveMaximum", None) if properties is not None else None
+            self.stats.broker_receive_maximum = announced
+            if announced is not None:
+                paho._max_inflight_messages = announced
+                if announced < self.settings.max_inflight:
+                    log.info(
+                        "the broker takes at most %d publishes in flight (mqtt.max_inflight is %d)",
+                        announced,
+                        self.settings.max_inflight,
+                    )
+            aiomqtt_on_connect(c, userdata, flags, reason, properties)
+
+        paho.on_connect = on_connect
 
     async def _session(self) -> None:
         async with self._make_client() as client:
@@ -216,7 +245,9 @@ class Publisher:
         every packet available at once), so one wake-up refills many slots.
         """
         paho = client._client  # aiomqtt has no public non-awaiting publish
-        limit = self.settings.max_inflight
+        limit = min(
+            self.settings.max_inflight, self.stats.broker_receive_maximum or self.settings.max_inflight
+        )
         inflight: dict[int, OutboxRow] = {}
         room = asyncio.Event()  # set when a slot frees up or the broker refused an event
         refusal: list[PublishRefusedError] = []
@@ -259,6 +290,8 @@ class Publisher:
                     self.stats.failed_total += 1
                     raise aiomqtt.MqttCodeError(info.rc, "could not publish")
                 inflight[info.mid] = row
+                if len(inflight) > self.stats.inflight_peak:
+                    self.stats.inflight_peak = len(inflight)
             if rows:
                 last_seq = rows[-1].seq
 
