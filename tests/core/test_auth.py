@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -18,12 +19,7 @@ def failed_publishes(metrics_port: int) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def broker_with_acl(workdir: Path, allow_events: bool, port: int | None = None) -> PrivateBroker:
-    workdir.mkdir(parents=True, exist_ok=True)
-    passwords = workdir / "passwd"
-    if not passwords.exists():
-        subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwords), "comptoir", "s3cret"], check=True)
-        subprocess.run(["mosquitto_passwd", "-b", str(passwords), "reader", "r3ader"], check=True)
+def write_acl(workdir: Path, allow_events: bool) -> Path:
     acl = workdir / "acl"
     rules = [
         "user comptoir",
@@ -34,6 +30,16 @@ def broker_with_acl(workdir: Path, allow_events: bool, port: int | None = None) 
         rules.append("topic readwrite passerelle/test/synthetic")
     rules += ["", "user reader", "topic read passerelle/#"]
     acl.write_text("\n".join(rules) + "\n")
+    return acl
+
+
+def broker_with_acl(workdir: Path, allow_events: bool, port: int | None = None) -> PrivateBroker:
+    workdir.mkdir(parents=True, exist_ok=True)
+    passwords = workdir / "passwd"
+    if not passwords.exists():
+        subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwords), "comptoir", "s3cret"], check=True)
+        subprocess.run(["mosquitto_passwd", "-b", str(passwords), "reader", "r3ader"], check=True)
+    acl = write_acl(workdir, allow_events)
     return PrivateBroker(
         port,
         persistence=True,
@@ -55,18 +61,21 @@ async def test_refused_events_stay_stored_until_the_broker_accepts_them(tmp_path
     )  # fmt: skip
     daemon = DaemonProcess(config, tmp_path / "daemon")
     try:
-        daemon.start()
-        await daemon.wait_ready()
-        await asyncio.sleep(1.5)  # every event was offered and refused (PUBACK 0x87 Not authorized)
-        assert "broker refused an event" in daemon.log()
-        assert "s3cret" not in daemon.log()
-        await wait_until(lambda: failed_publishes(metrics_port) > 0, 5, "refusals counted in the metrics")
-        broker.stop()
-        broker = broker_with_acl(tmp_path / "mq", allow_events=True, port=broker.port)
-        broker.start()
+        # The reader listens from the start: whatever the broker accepts, it sees.
         async with collect(
             broker.host, broker.port, "passerelle/test/synthetic", username="reader", password="r3ader"
         ) as seen:
+            daemon.start()
+            await daemon.wait_ready()
+            await asyncio.sleep(1.5)  # every event was offered and refused (PUBACK 0x87 Not authorized)
+            assert "broker refused an event" in daemon.log()
+            assert "s3cret" not in daemon.log()
+            await wait_until(lambda: failed_publishes(metrics_port) > 0, 5, "refusals counted in the metrics")
+            assert seen.events() == []
+            # The operator fixes the ACL; mosquitto rereads it on SIGHUP, without a restart.
+            write_acl(tmp_path / "mq", allow_events=True)
+            assert broker.process is not None
+            broker.process.send_signal(signal.SIGHUP)
             await seen.wait_for(
                 lambda m: len({e["event_id"] for e in seen.events()}) >= 30, 20, "all 30 events"
             )
