@@ -178,7 +178,34 @@ class Publisher:
         # Many publishes in flight is the design, not a symptom: silence aiomqtt's warning about it.
         client.pending_calls_threshold = s.max_inflight + 10
         self._honour_receive_maximum(client)
+        self._fail_fast_before_connack(client)
         return client
+
+    @staticmethod
+    def _fail_fast_before_connack(client: aiomqtt.Client) -> None:
+        """A connection lost before the broker's CONNACK fails the attempt at once.
+
+        aiomqtt ignores a disconnection until it is connected, so an attempt whose connection is reset
+        during the handshake (a broker restarting, a proxy turning us away) would otherwise wait out the
+        whole client timeout (10 s) before the next attempt.
+        """
+        paho = client._client
+        loop = asyncio.get_running_loop()
+        # The future the (single) connection attempt of this fresh client waits on. Once it is done,
+        # whether connected, refused or timed out (wait_for cancels it), this hook does nothing.
+        handshake = client._connected
+        aiomqtt_on_disconnect = cast(Callable[..., None], paho.on_disconnect)
+
+        def fail(reason: object) -> None:
+            if not handshake.done():
+                handshake.set_exception(aiomqtt.MqttError(f"connection lost before CONNACK: {reason}"))
+
+        def on_disconnect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None) -> None:
+            if not handshake.done():
+                loop.call_soon_threadsafe(fail, reason)  # paho may call from aiomqtt's connect thread
+            aiomqtt_on_disconnect(c, userdata, flags, reason, properties)
+
+        paho.on_disconnect = on_disconnect
 
     def _honour_receive_maximum(self, client: aiomqtt.Client) -> None:
         """Obey the Receive Maximum an MQTT 5 broker announces in its CONNACK.

@@ -167,6 +167,32 @@ async def test_ready_and_storing_while_the_broker_is_down(tmp_path: Path) -> Non
         broker.close()
 
 
+async def test_a_connection_dropped_before_connack_is_retried_at_once(tmp_path: Path) -> None:
+    """Like a broker that accepts TCP then goes away mid-handshake (restarting, or a proxy)."""
+    attempts = 0
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal attempts
+        attempts += 1
+        await reader.read(1)  # the CONNECT packet has started
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = base_config(
+        port,
+        tmp_path / "state",
+        mqtt={"host": "127.0.0.1", "port": port, "reconnect_min_seconds": 0.1, "reconnect_max_seconds": 0.3},
+    )
+    async with server, inprocess_daemon(config) as daemon:
+        await asyncio.sleep(3.0)
+        stats = daemon.publisher.stats
+        # Each attempt fails as soon as the connection drops, not after the 10 s client timeout.
+        assert attempts >= 5, attempts
+        assert stats.connects_total == 0
+        assert "before CONNACK" in (stats.last_error or "")
+
+
 async def test_pending_events_are_replayed_after_a_restart(tmp_path: Path) -> None:
     port = free_port()
     state = tmp_path / "state"
