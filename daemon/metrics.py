@@ -43,7 +43,7 @@ class EventTotals(Collector):
         received = CounterMetricFamily(
             "passerelle_events_received", "Events received from drivers", labels=["family"]
         )
-        for family, total in sorted(self.received.items()):
+        for family, total in sorted(dict(self.received).items()):  # a copy: a family may appear meanwhile
             received.add_metric([family], total)
         yield received
         published = CounterMetricFamily(
