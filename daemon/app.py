@@ -221,6 +221,8 @@ class Daemon:
                 "connected": self.publisher.stats.connected,
                 "connects": self.publisher.stats.connects_total,
                 "last_error": self.publisher.stats.last_error,
+                # MQTT 5 brokers may cap the publishes in flight below mqtt.max_inflight.
+                "receive_maximum": self.publisher.stats.broker_receive_maximum,
             },
             "outbox": {
                 "pending": self.outbox.count,

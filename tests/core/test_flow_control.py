@@ -25,6 +25,7 @@ async def publish_all(broker: PrivateBroker, state: Path, **mqtt: Any) -> dict[s
         await wait_until(lambda: daemon.publisher.stats.published_total >= EVENTS, 20, "publishes")
         await seen.wait_for(lambda m: len(m) >= EVENTS, 10, "every event")
         stats = daemon.publisher.stats
+        assert daemon.health()["broker"]["receive_maximum"] == stats.broker_receive_maximum
         return {
             "receive_maximum": stats.broker_receive_maximum,
             "peak": stats.inflight_peak,
