@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from daemon.backoff import Backoff
 from daemon.config import MqttSettings
 from daemon.events import Availability
 from daemon.outbox import Outbox, OutboxRow
@@ -53,20 +53,6 @@ RequestRouter = Callable[[Request], Awaitable[bytes]]
 
 class PublishRefusedError(aiomqtt.MqttError):
     """The broker answered a publish with an error reason code (MQTT 5): the event stays stored."""
-
-
-class Backoff:
-    def __init__(self, minimum: float, maximum: float) -> None:
-        self.minimum, self.maximum = minimum, max(minimum, maximum)
-        self.attempt = 0
-
-    def next_delay(self) -> float:
-        ceiling = min(self.maximum, self.minimum * (2**self.attempt))
-        self.attempt += 1
-        return random.uniform(ceiling / 2, ceiling)  # "equal jitter": never zero, never in lockstep
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 class PublisherStats:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from daemon.backoff import Backoff
 from daemon.driver import Driver, DriverItem
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class Supervisor:
 
     async def _supervise(self, driver: Driver) -> None:
         status = self.status[driver.name]
-        failures = 0
+        backoff = Backoff(MIN_BACKOFF, MAX_BACKOFF)
         while True:
             started = time.monotonic()
             try:
@@ -89,18 +89,16 @@ class Supervisor:
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 if time.monotonic() - started > HEALTHY_AFTER:
-                    failures = 0
-                failures += 1
+                    backoff.reset()
                 status.restarts += 1
                 # The first failure gets a traceback; repeats of a known problem stay quiet.
-                if failures == 1:
+                if backoff.attempt == 0:
                     log.error("driver %s failed: %s", driver.name, error, exc_info=exc)
                 else:
-                    log.debug("driver %s failed again (%d): %s", driver.name, failures, error)
+                    log.debug("driver %s failed again (%d): %s", driver.name, backoff.attempt + 1, error)
                 self._set(status, "backoff", error)
             await self._stop_quietly(driver)
-            ceiling = min(MAX_BACKOFF, MIN_BACKOFF * 2 ** (failures - 1))
-            await asyncio.sleep(random.uniform(ceiling / 2, ceiling))
+            await asyncio.sleep(backoff.next_delay())
 
     @staticmethod
     async def _stop_quietly(driver: Driver) -> None:
