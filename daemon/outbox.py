@@ -177,10 +177,8 @@ class Outbox:
             if check != "ok":
                 raise OutboxError(f"outbox {self.path} is corrupt ({check}); move it aside to start empty")
             db.executescript(SCHEMA)
-            count, size = db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload) + LENGTH(topic)), 0) FROM outbox"
-            ).fetchone()
-            oldest = db.execute("SELECT created_at FROM outbox ORDER BY seq LIMIT 1").fetchone()
+            count, size = self._totals(db)
+            oldest = self._oldest_created_at(db)
             last = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
             db.execute("BEGIN IMMEDIATE")  # proves we can write (read-only file or directory fails here)
             db.execute("COMMIT")
@@ -192,8 +190,8 @@ class Outbox:
         # Numbers are ours to give (one writer): a row is known, and publishable, before its commit.
         self._next_seq = (int(last[0]) if last else 0) + 1
         self._committed_upto = self._next_seq - 1
-        self.count, self.size = int(count), int(size)
-        self.oldest_created_at = oldest[0] if oldest else None
+        self.count, self.size = count, size
+        self.oldest_created_at = oldest
         if self.count:
             log.info("outbox holds %d events from a previous run; they will be published first", self.count)
 
@@ -376,11 +374,15 @@ class Outbox:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        oldest = db.execute("SELECT created_at FROM outbox ORDER BY seq LIMIT 1").fetchone()
         count, size = (0, 0)
         if dropped is not None:
             count, size = self._totals(db)
-        return _CommitResult(dropped, loss_row, oldest[0] if oldest else None, count, size)
+        return _CommitResult(dropped, loss_row, self._oldest_created_at(db), count, size)
+
+    @staticmethod
+    def _oldest_created_at(db: sqlite3.Connection) -> float | None:
+        oldest = db.execute("SELECT created_at FROM outbox ORDER BY seq LIMIT 1").fetchone()
+        return float(oldest[0]) if oldest else None
 
     @staticmethod
     def _totals(db: sqlite3.Connection) -> tuple[int, int]:
