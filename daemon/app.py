@@ -10,16 +10,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from prometheus_client import Counter
-
 from daemon import __version__
 from daemon.config import LoadedConfig
 from daemon.driver import Driver, DriverContext, DriverEvent, DriverItem, RequestHandler
 from daemon.events import LOSS_SCHEMA, LossData, envelope_json, loss_json
 from daemon.family import Family, FamilyLoadError
 from daemon.inventory import Inventory
-from daemon.metrics import Metrics
-from daemon.outbox import DroppedRows, Outbox, OutboxFullError, OutboxRow
+from daemon.metrics import DriverReading, Metrics, Readings
+from daemon.outbox import DroppedRows, Outbox, OutboxRow
 from daemon.publisher import Publisher
 from daemon.requests import RequestRouter
 from daemon.retained import RetainedStore
@@ -74,12 +72,7 @@ class Daemon:
         self.ready_at: float | None = None
         self.metrics_problem: str | None = None
         self._tasks_alive = False
-        self._exported: dict[str, int] = {}  # totals already added to Prometheus counters
-        stats = self.publisher.stats
-        self.metrics.events.publish_results = lambda: {
-            "ok": stats.published_total,
-            "failed": stats.failed_total,
-        }
+        self.metrics.collector.read = self._metric_readings
 
     @property
     def drivers(self) -> list[Driver]:
@@ -128,7 +121,7 @@ class Daemon:
             self._fail_ack(item, ValueError("invalid device id"))
             return
         event_id, payload = envelope_json(self.settings.station, item)
-        self.metrics.events.count_received(family.name)
+        self.metrics.collector.count_received(family.name)
         window = self._windows.setdefault(driver.name, asyncio.Semaphore(INGEST_WINDOW))
         try:
             await window.acquire()
@@ -145,8 +138,6 @@ class Daemon:
             window.release()
             error = done.exception()
             if error is not None:
-                if isinstance(error, OutboxFullError):
-                    self.metrics.outbox_refused.inc()
                 self._fail_ack(item, error)
             elif item.ack is not None and not item.ack.done():
                 item.ack.set_result(None)
@@ -171,10 +162,9 @@ class Daemon:
         return self.topics.loss, event_id, payload
 
     def _on_published(self, row: OutboxRow, seconds: float) -> None:
-        self.metrics.events.observe_latency(seconds)
+        self.metrics.collector.observe_latency(seconds)
 
     def _on_outbox_full(self, full: bool) -> None:
-        self.metrics.outbox_full.set(1 if full else 0)
         self._publish_health()
 
     # -- bridge topics and requests --------------------------------------------------------------
@@ -347,26 +337,26 @@ class Daemon:
                 self.notifier.status(line)
                 last_status = line
                 self._publish_health()
-            self._refresh_metrics()
             await asyncio.sleep(min(STATUS_INTERVAL, watchdog or STATUS_INTERVAL))
 
-    def _refresh_metrics(self) -> None:
-        m = self.metrics
-        m.outbox_pending.set(self.outbox.count)
-        m.outbox_bytes.set(self.outbox.size)
-        oldest = self.outbox.oldest_created_at
-        m.outbox_oldest.set(time.time() - oldest if oldest else 0)
-        m.mqtt_connected.set(1 if self.publisher.stats.connected else 0)
-        for name, status in self.supervisor.status.items():
-            m.driver_up.labels(driver=name).set(1 if status.state == "running" else 0)
-            self._export(m.driver_restarts.labels(driver=name), f"restarts:{name}", status.restarts)
-        self._export(m.outbox_dropped, "dropped", self.outbox.dropped_total)
-
-    def _export(self, counter: Counter, key: str, total: int) -> None:
-        """Bring a Prometheus counter up to a running total kept by a component."""
-        if total > self._exported.get(key, 0):
-            counter.inc(total - self._exported.get(key, 0))
-            self._exported[key] = total
+    def _metric_readings(self) -> Readings:
+        """Called from the metrics thread at each scrape: copies, never iterates live collections."""
+        stats, outbox = self.publisher.stats, self.outbox
+        oldest = outbox.oldest_created_at
+        return Readings(
+            published={"ok": stats.published_total, "failed": stats.failed_total},
+            outbox_pending=outbox.count,
+            outbox_bytes=outbox.size,
+            outbox_oldest_age=time.time() - oldest if oldest else 0.0,
+            outbox_full=outbox.full,
+            outbox_refused=outbox.refused_total,
+            outbox_dropped=outbox.dropped_total,
+            mqtt_connected=stats.connected,
+            drivers={
+                name: DriverReading(up=status.state == "running", restarts=status.restarts)
+                for name, status in dict(self.supervisor.status).items()
+            },
+        )
 
 
 async def _cancel_for_sure(task: asyncio.Task[None]) -> None:

@@ -1,14 +1,20 @@
 """Prometheus metrics (names and labels per docs/operations.md). Labels come only from bounded sets:
-family, driver instance name, result. Never a barcode, card or patient value."""
+family, driver instance name, result. Never a barcode, card or patient value.
+
+Everything is read from the daemon's own state when Prometheus scrapes, so there is one source for each
+number. prometheus-client's Counter and Gauge objects would need copying that state into them, and take
+a lock on every increment, which at thousands of events a second was a visible share of the event loop.
+"""
 
 from __future__ import annotations
 
 import bisect
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Info, start_http_server
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Info, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from daemon import __version__
@@ -17,20 +23,39 @@ log = logging.getLogger(__name__)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
 
-class EventTotals(Collector):
-    """The per-event metrics, kept as plain numbers and read at scrape time.
+@dataclass(frozen=True, slots=True)
+class DriverReading:
+    up: bool
+    restarts: int
 
-    prometheus-client takes a lock on every increment, and at thousands of events a second those locks
-    were a visible share of the event loop. The event loop is the only writer; a scrape, from the
-    metrics thread, reads the numbers as they are at that moment.
+
+@dataclass(frozen=True, slots=True)
+class Readings:
+    """The daemon's state as the metrics show it, taken at scrape time."""
+
+    published: Mapping[str, int]  # by result: "ok", "failed"
+    outbox_pending: int
+    outbox_bytes: int
+    outbox_oldest_age: float
+    outbox_full: bool
+    outbox_refused: int
+    outbox_dropped: int
+    mqtt_connected: bool
+    drivers: Mapping[str, DriverReading]
+
+
+class DaemonCollector(Collector):
+    """Per-event tallies kept here (received events, publish latency) plus the daemon's readings.
+
+    The event loop is the only writer of the tallies; a scrape, from the metrics thread, reads them as
+    they are at that moment.
     """
 
     def __init__(self) -> None:
         self.received: dict[str, int] = {}  # by family
         self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
         self.latency_sum = 0.0
-        # Publish results ("ok", "failed") are counted by the publisher; the daemon plugs them in.
-        self.publish_results: Callable[[], Mapping[str, int]] = dict
+        self.read: Callable[[], Readings] | None = None  # plugged in by the daemon
 
     def count_received(self, family: str) -> None:
         self.received[family] = self.received.get(family, 0) + 1
@@ -40,18 +65,7 @@ class EventTotals(Collector):
         self.latency_sum += seconds
 
     def collect(self) -> Iterator[Metric]:
-        received = CounterMetricFamily(
-            "passerelle_events_received", "Events received from drivers", labels=["family"]
-        )
-        for family, total in sorted(dict(self.received).items()):  # a copy: a family may appear meanwhile
-            received.add_metric([family], total)
-        yield received
-        published = CounterMetricFamily(
-            "passerelle_events_published", "Outbox events published, by result", labels=["result"]
-        )
-        for result, total in sorted(self.publish_results().items()):
-            published.add_metric([result], total)
-        yield published
+        yield _counter("events_received", "Events received from drivers", dict(self.received), "family")
         counts, cumulative, buckets = list(self.latency_counts), 0, []
         for bound, count in zip((*LATENCY_BUCKETS, float("inf")), counts, strict=True):
             cumulative += count
@@ -62,37 +76,53 @@ class EventTotals(Collector):
             buckets=buckets,
             sum_value=self.latency_sum,
         )
+        if self.read is None:
+            return
+        r = self.read()
+        yield _counter("events_published", "Outbox events published, by result", r.published, "result")
+        yield _gauge("outbox_pending_events", "Events stored, not yet acknowledged", r.outbox_pending)
+        yield _gauge("outbox_pending_bytes", "Bytes stored in the outbox", r.outbox_bytes)
+        yield _gauge("outbox_oldest_age_seconds", "Age of the oldest unpublished event", r.outbox_oldest_age)
+        yield _gauge("outbox_full", "1 when the outbox is at its bound", r.outbox_full)
+        yield _counter(
+            "outbox_refused_events", "Events refused because the outbox was full", r.outbox_refused
+        )
+        yield _counter(
+            "outbox_dropped_events", "Events discarded by the drop_oldest policy", r.outbox_dropped
+        )
+        up = {name: int(d.up) for name, d in r.drivers.items()}
+        yield _gauge("driver_up", "1 when the driver runs", up, "driver")
+        restarts = {name: d.restarts for name, d in r.drivers.items()}
+        yield _counter("driver_restarts", "Driver restarts after a failure", restarts, "driver")
+        yield _gauge("mqtt_connected", "1 while connected to the broker", r.mqtt_connected)
+
+
+def _counter(name: str, doc: str, values: Mapping[str, int] | int, label: str | None = None) -> Metric:
+    family = CounterMetricFamily(f"passerelle_{name}", doc, labels=[label] if label else None)
+    if isinstance(values, int):
+        family.add_metric([], values)
+    else:
+        for key, value in sorted(values.items()):
+            family.add_metric([key], value)
+    return family
+
+
+def _gauge(name: str, doc: str, values: Mapping[str, int] | float, label: str | None = None) -> Metric:
+    family = GaugeMetricFamily(f"passerelle_{name}", doc, labels=[label] if label else None)
+    if isinstance(values, int | float):
+        family.add_metric([], float(values))
+    else:
+        for key, value in sorted(values.items()):
+            family.add_metric([key], value)
+    return family
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        r = self.registry
-        self.build = Info("passerelle_build", "Build information", registry=r)
-        self.build.info({"version": __version__})
-        self.events = EventTotals()
-        r.register(self.events)
-        self.outbox_pending = Gauge(
-            "passerelle_outbox_pending_events", "Events stored, not yet acknowledged", registry=r
-        )
-        self.outbox_bytes = Gauge("passerelle_outbox_pending_bytes", "Bytes stored in the outbox", registry=r)
-        self.outbox_oldest = Gauge(
-            "passerelle_outbox_oldest_age_seconds", "Age of the oldest unpublished event", registry=r
-        )
-        self.outbox_full = Gauge("passerelle_outbox_full", "1 when the outbox is at its bound", registry=r)
-        self.outbox_refused = Counter(
-            "passerelle_outbox_refused_events_total", "Events refused because the outbox was full", registry=r
-        )
-        self.outbox_dropped = Counter(
-            "passerelle_outbox_dropped_events_total", "Events discarded by the drop_oldest policy", registry=r
-        )
-        self.driver_up = Gauge("passerelle_driver_up", "1 when the driver runs", ["driver"], registry=r)
-        self.driver_restarts = Counter(
-            "passerelle_driver_restarts_total", "Driver restarts after a failure", ["driver"], registry=r
-        )
-        self.mqtt_connected = Gauge(
-            "passerelle_mqtt_connected", "1 while connected to the broker", registry=r
-        )
+        Info("passerelle_build", "Build information", registry=self.registry).info({"version": __version__})
+        self.collector = DaemonCollector()
+        self.registry.register(self.collector)
 
     def serve(self, address: str, port: int) -> None:
         start_http_server(port, addr=address, registry=self.registry)

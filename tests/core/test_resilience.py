@@ -227,7 +227,6 @@ async def test_full_outbox_turns_health_red_and_counts_refusals(tmp_path: Path) 
         health = daemon.health()
         assert health["status"] == "red"
         assert any("outbox full" in p for p in health["problems"])
-        daemon._refresh_metrics()
         body = await scrape(metrics_port)
         assert "passerelle_outbox_full 1.0" in body
         assert "passerelle_outbox_pending_events 100.0" in body
