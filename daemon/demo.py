@@ -16,9 +16,10 @@ import aiomqtt
 
 from daemon.app import Daemon
 from daemon.broker import BrokerError, PrivateBroker, free_port
-from daemon.config import ConfigError, load_config
+from daemon.config import ConfigError, MqttSettings, load_config
 from daemon.family import load_families
 from daemon.logs import setup_logging
+from daemon.mqtt_options import connection_options, payload_bytes, tls_context
 from daemon.tail import describe
 
 
@@ -73,11 +74,7 @@ async def _demo(args: argparse.Namespace, workdir: Path) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         running = asyncio.create_task(daemon.run(stop))
-        view = (
-            None
-            if args.quiet
-            else asyncio.create_task(_live_view(settings.mqtt.host, settings.mqtt.port, base))
-        )
+        view = None if args.quiet else asyncio.create_task(_live_view(settings.mqtt, base))
         if args.duration is not None:
             loop.call_later(args.duration, stop.set)
         await stop.wait()
@@ -89,13 +86,14 @@ async def _demo(args: argparse.Namespace, workdir: Path) -> int:
         return result
 
 
-async def _live_view(host: str, port: int, base: str) -> None:
+async def _live_view(mqtt: MqttSettings, base: str) -> None:
+    connection = connection_options(mqtt, tls_context(mqtt.tls))  # a configured broker may want them
     while True:
         try:
-            async with aiomqtt.Client(host, port, identifier="passerelle-demo-view") as client:
+            async with aiomqtt.Client(**connection, identifier="passerelle-demo-view") as client:
                 await client.subscribe(f"{base}/#", qos=1)
                 async for message in client.messages:
-                    payload = message.payload if isinstance(message.payload, bytes) else b""
+                    payload = payload_bytes(message)
                     print(describe(str(message.topic), payload, base, compact=True), flush=True)
         except aiomqtt.MqttError:
             await asyncio.sleep(1)

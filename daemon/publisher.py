@@ -27,6 +27,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from daemon.backoff import Backoff
 from daemon.config import MqttSettings
 from daemon.events import Availability
+from daemon.mqtt_options import connection_options, payload_bytes, tls_context
 from daemon.outbox import Outbox, OutboxRow
 from daemon.retained import RetainedStore
 from daemon.topics import Topics
@@ -129,28 +130,16 @@ class Publisher:
 
     def _tls_context(self) -> ssl.SSLContext | None:
         """Built once (certificate files are read at the first attempt that finds them)."""
-        tls = self.settings.tls
-        if not tls.enabled or self._tls is not None:
-            return self._tls
-        context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
-        if tls.cert_file is not None:
-            context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
-        if not tls.verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        self._tls = context
-        return context
+        if self._tls is None:
+            self._tls = tls_context(self.settings.tls)
+        return self._tls
 
     def _make_client(self) -> aiomqtt.Client:
         s = self.settings
         v5 = s.protocol == "5"
         client = aiomqtt.Client(
-            s.host,
-            s.port,
+            **connection_options(s, self._tls_context()),
             identifier=self.client_id,
-            username=s.username,
-            password=s.password.get_secret_value() if s.password else None,
-            protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
             will=aiomqtt.Will(self.topics.state, OFFLINE, qos=1, retain=True),
             clean_session=None if v5 else True,
             keepalive=s.keepalive,
@@ -158,7 +147,6 @@ class Publisher:
             # flight on each PUBACK. A broker's Receive Maximum still caps paho (see below).
             max_inflight_messages=0,
             max_queued_outgoing_messages=None,
-            tls_context=self._tls_context(),
             timeout=10,
         )
         # Many publishes in flight is the design, not a symptom: silence aiomqtt's warning about it.
@@ -332,10 +320,7 @@ class Publisher:
             props = message.properties
             response_topic = getattr(props, "ResponseTopic", None) if props is not None else None
             correlation = getattr(props, "CorrelationData", None) if props is not None else None
-            payload = (
-                message.payload if isinstance(message.payload, bytes) else str(message.payload or "").encode()
-            )
-            request = Request(command, payload, response_topic, correlation)
+            request = Request(command, payload_bytes(message), response_topic, correlation)
             group.create_task(self._answer(client, request))
 
     async def _answer(self, client: aiomqtt.Client, request: Request) -> None:

@@ -12,6 +12,7 @@ import aiomqtt
 
 from daemon.config import ConfigError, load_config
 from daemon.family import load_families
+from daemon.mqtt_options import connection_options, payload_bytes, tls_context
 
 COMPACT_WIDTH = 160
 
@@ -39,16 +40,14 @@ def _indent(data: Any) -> str:
 
 
 async def _tail(
-    host: str, port: int, base: str, families: list[str] | None, raw: bool, count: int | None
+    connection: dict[str, Any], base: str, families: list[str] | None, raw: bool, count: int | None
 ) -> None:
     seen = 0
-    async with aiomqtt.Client(host, port) as client:
+    async with aiomqtt.Client(**connection) as client:
         await client.subscribe(f"{base}/#", qos=1)
         async for message in client.messages:
             topic = str(message.topic)
-            payload = (
-                message.payload if isinstance(message.payload, bytes) else str(message.payload or "").encode()
-            )
+            payload = payload_bytes(message)
             if families and not _matches(payload, families):
                 continue
             line = f"{topic} {payload.decode(errors='replace')}" if raw else describe(topic, payload, base)
@@ -69,6 +68,7 @@ def _matches(payload: bytes, families: list[str]) -> bool:
 
 def tail(args: argparse.Namespace) -> int:
     host, port, base = args.host, args.port, args.base
+    connection: dict[str, Any] = {}
     if host is None or port is None or base is None:
         families, _ = load_families()
         try:
@@ -76,11 +76,14 @@ def tail(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             print("\n".join(exc.problems), file=sys.stderr)
             return 78
+        # The station's own credentials and TLS settings: a broker that wants them refuses us otherwise.
+        connection = connection_options(settings.mqtt, tls_context(settings.mqtt.tls))
         host = host or settings.mqtt.host
         port = port or settings.mqtt.port
         base = base or settings.base_topic
+    connection.update(hostname=host, port=port)
     try:
-        asyncio.run(_tail(host, port, base, args.family, args.raw, args.count))
+        asyncio.run(_tail(connection, base, args.family, args.raw, args.count))
     except KeyboardInterrupt:
         return 0
     except aiomqtt.MqttError as exc:

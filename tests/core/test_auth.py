@@ -6,11 +6,12 @@ import asyncio
 import re
 import signal
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
 from daemon.broker import PrivateBroker, free_port
-from tests.support import DaemonProcess, base_config, collect, wait_until
+from tests.support import DaemonProcess, base_config, collect, to_toml, wait_until
 
 
 def failed_publishes(metrics_port: int) -> float:
@@ -100,6 +101,32 @@ async def test_wrong_password_is_reported_and_retried(tmp_path: Path) -> None:
         await daemon.wait_ready()  # READY even though the broker refuses us: events are stored
         await wait_until(lambda: "lost or refused" in daemon.log(), 10, "a connection refusal in the log")
         assert "wrong" not in daemon.log().replace("wrong password", "")
+        assert await daemon.stop() == 0
+    finally:
+        broker.close()
+
+
+async def test_tail_uses_the_stations_credentials(tmp_path: Path) -> None:
+    broker = broker_with_acl(tmp_path / "mq", allow_events=True)
+    broker.start()
+    try:
+        config = base_config(
+            broker.port,
+            tmp_path / "state",
+            mqtt={"host": broker.host, "port": broker.port, "username": "comptoir", "password": "s3cret"},
+        )
+        daemon = DaemonProcess(config, tmp_path / "daemon")
+        daemon.start()
+        await daemon.wait_ready()
+        config_file = tmp_path / "tail.toml"
+        config_file.write_text(to_toml(config))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "daemon.cli", "tail", "--config", str(config_file), "--count", "1",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 20)
+        assert process.returncode == 0, stderr.decode()
+        assert "bridge/" in stdout.decode()  # a retained bridge topic, read with the station's user
         assert await daemon.stop() == 0
     finally:
         broker.close()
