@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,8 @@ from typing import Any
 from daemon.family import CliCommands
 from drivers.cpap.config import CpapSection
 from drivers.cpap.exports import CsvMapping, read_export
-from drivers.cpap.feed import observe
 from drivers.cpap.observance import DayUsage, format_hours
 from drivers.cpap.problems import Problem
-from drivers.cpap.resmed import read_card
 
 
 def add_commands(commands: CliCommands) -> None:
@@ -40,6 +39,11 @@ def add_commands(commands: CliCommands) -> None:
 
 
 def build_report(path: Path, args: argparse.Namespace) -> dict[str, Any]:
+    # Imported here, not at the top: every ``passerelle`` command builds the parser (and so imports
+    # this module), and the card reader pulls in numpy and edfio.
+    from drivers.cpap.feed import observe
+    from drivers.cpap.resmed import read_card
+
     problems: list[Problem]
     patient: str | None = None
     if path.is_dir():
@@ -63,7 +67,7 @@ def build_report(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     section = CpapSection(
         period_start=args.start, telemonitored=not args.not_telemonitored, boundary_rule=args.boundary
     )
-    periods, renewal = observe(days, section, device["serial"] or "", patient, args.start)
+    periods, renewal = observe(days, section, device["serial"] or "", patient)  # --start is period_start
     return {
         "device": device,
         "days": [
@@ -153,8 +157,6 @@ def cmd_observance(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from simulators.cpap.card import write_card
     from simulators.cpap.profile import load_profile
 

@@ -163,15 +163,11 @@ def anchor_for(section: CpapSection, serial: str, patient: str | None) -> date |
 
 
 def observe(
-    days: Sequence[DayUsage],
-    section: CpapSection,
-    serial: str,
-    patient: str | None,
-    start: date | None = None,
+    days: Sequence[DayUsage], section: CpapSection, serial: str, patient: str | None
 ) -> tuple[list[Period], Renewal]:
     periods = compute_periods(
         days,
-        start=start or anchor_for(section, serial, patient),
+        start=anchor_for(section, serial, patient),
         telemonitored=section.telemonitored,
         rule=section.boundary_rule,
     )
