@@ -125,13 +125,16 @@ class RenewalStatus(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Renewal:
     status: RenewalStatus
-    eligible: bool
     periods_considered: int
     periods_at_least_112h: int
     periods_at_least_56h: int
     window_start: date | None
     window_end: date | None
     reason: str
+
+    @property
+    def eligible(self) -> bool:
+        return self.status is RenewalStatus.ELIGIBLE
 
 
 class AlertLevel(StrEnum):
@@ -219,44 +222,28 @@ def renewal_decision(periods: Sequence[Period]) -> Renewal:
     window = complete[-RENEWAL_PERIODS:]
     n112 = sum(1 for p in window if p.minutes >= TL1_MINUTES)
     n56 = sum(1 for p in window if p.minutes >= TL2_MINUTES)
-    w_start = window[0].start if window else None
-    w_end = window[-1].end if window else None
     if len(window) < RENEWAL_PERIODS:
-        return Renewal(
-            RenewalStatus.INSUFFICIENT_HISTORY,
-            False,
-            len(window),
-            n112,
-            n56,
-            w_start,
-            w_end,
-            f"only {len(window)} complete 28-day periods, {RENEWAL_PERIODS} needed: DAP required",
-        )
-    if n112 >= RENEWAL_GOOD_PERIODS and n56 == RENEWAL_PERIODS:
-        return Renewal(
-            RenewalStatus.ELIGIBLE,
-            True,
-            len(window),
-            n112,
-            n56,
-            w_start,
-            w_end,
-            f"{n112}/12 periods >= 112 h and {n56}/12 >= 56 h: renewal without prior approval",
-        )
-    reasons = []
-    if n112 < RENEWAL_GOOD_PERIODS:
-        reasons.append(f"only {n112}/12 periods >= 112 h (10 needed)")
-    if n56 < RENEWAL_PERIODS:
-        reasons.append(f"{RENEWAL_PERIODS - n56} period(s) under 56 h (none allowed)")
+        status = RenewalStatus.INSUFFICIENT_HISTORY
+        reason = f"only {len(window)} complete 28-day periods, {RENEWAL_PERIODS} needed: DAP required"
+    elif n112 >= RENEWAL_GOOD_PERIODS and n56 == RENEWAL_PERIODS:
+        status = RenewalStatus.ELIGIBLE
+        reason = f"{n112}/12 periods >= 112 h and {n56}/12 >= 56 h: renewal without prior approval"
+    else:
+        status = RenewalStatus.DAP_REQUIRED
+        reasons = []
+        if n112 < RENEWAL_GOOD_PERIODS:
+            reasons.append(f"only {n112}/12 periods >= 112 h (10 needed)")
+        if n56 < RENEWAL_PERIODS:
+            reasons.append(f"{RENEWAL_PERIODS - n56} period(s) under 56 h (none allowed)")
+        reason = "; ".join(reasons) + ": DAP required"
     return Renewal(
-        RenewalStatus.DAP_REQUIRED,
-        False,
+        status,
         len(window),
         n112,
         n56,
-        w_start,
-        w_end,
-        "; ".join(reasons) + ": DAP required",
+        window[0].start if window else None,
+        window[-1].end if window else None,
+        reason,
     )
 
 
