@@ -147,9 +147,8 @@ def read_str(raw: bytes, name: str, problems: list[Problem], *, verify_crc: bool
         return StrRead([], serial)
     layout = _layout(bytes(raw[256:header_bytes]), len(signals))
     sig_index = layout.index
-    missing = [k for k in ("duration",) if k not in sig_index]
-    if missing:
-        problems.append(Problem(ProblemCode.STR_LAYOUT, name, f"missing signals: {', '.join(missing)}"))
+    if "duration" not in sig_index:  # the only signal observance cannot do without
+        problems.append(Problem(ProblemCode.STR_LAYOUT, name, "missing signals: duration"))
         return StrRead([], serial)
     record_len = layout.record_bytes
     declared = int(raw[236:244].decode("ascii", "replace").strip() or -1)
@@ -200,7 +199,6 @@ def read_str(raw: bytes, name: str, problems: list[Problem], *, verify_crc: bool
     if bad:
         bad_set = set(bad)
         days = [d for i, d in enumerate(days) if i not in bad_set]
-    if bad:
         listed = ", ".join(str(first_day + timedelta(days=i)) for i in bad[:5])
         problems.append(
             Problem(
@@ -321,7 +319,7 @@ def read_datalog(card: Path, problems: list[Problem]) -> dict[date, NightDetail]
     return nights
 
 
-def read_card(card: Path, *, with_datalog: bool = True) -> CardRead:
+def read_card(card: Path) -> CardRead:
     problems: list[Problem] = []
     if not is_card(card):
         problems.append(Problem(ProblemCode.NOT_A_CARD, ".", "no STR.edf and no DATALOG folder"))
@@ -340,5 +338,4 @@ def read_card(card: Path, *, with_datalog: bool = True) -> CardRead:
             identity = Identity(result.serial)
     else:
         problems.append(Problem(ProblemCode.STR_MISSING, "STR.edf", "card has no STR.edf daily summary"))
-    datalog = read_datalog(card, problems) if with_datalog else {}
-    return CardRead(identity, days, problems, datalog)
+    return CardRead(identity, days, problems, read_datalog(card, problems))
