@@ -53,7 +53,6 @@ class ExportDevice:
 class ExportRead:
     devices: dict[str, ExportDevice]
     problems: list[Problem]
-    rows: int = 0
 
 
 class _BadRowError(ValueError):
@@ -125,9 +124,7 @@ def read_export(path: Path, mapping: CsvMapping) -> ExportRead:
     if missing:
         problems.append(Problem(ProblemCode.CSV_UNREADABLE, name, f"missing column(s): {missing}", line=1))
         return ExportRead({}, problems)
-    rows = 0
     for row in reader:
-        rows += 1
         line = reader.line_num
         try:
             serial, patient, usage = _parse_row(row, mapping)
@@ -139,4 +136,4 @@ def read_export(path: Path, mapping: CsvMapping) -> ExportRead:
             problems.append(Problem(ProblemCode.CSV_BAD_ROW, name, f"duplicate day {usage.day}", line=line))
             continue
         device.days[usage.day] = usage
-    return ExportRead(devices, problems, rows)
+    return ExportRead(devices, problems)
