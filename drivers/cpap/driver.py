@@ -177,18 +177,20 @@ class ObservanceDriver:
         with_events = {ev.serial for ev in plan.events if ev.serial is not None}
         for batch in batches:
             serial = batch.identity.serial
-            if serial in with_events and (serial not in self._devices or batch.identity.model):
-                info = DeviceInfo(
-                    id=device_id(serial),
-                    family="cpap",
-                    driver=f"cpap-{self.source.kind}",
-                    model=batch.identity.model
-                    or (self._devices[serial].model if serial in self._devices else None),
-                    interface=self.source.id,
-                )
-                if self._devices.get(serial) != info:
-                    self._devices[serial] = info
-                    yield DeviceChange(info)
+            if serial not in with_events:
+                continue
+            known = self._devices.get(serial)
+            info = DeviceInfo(
+                id=device_id(serial),
+                family="cpap",
+                driver=f"cpap-{self.source.kind}",
+                # A batch without a model (an export, the daily review) keeps the one a card gave.
+                model=batch.identity.model or (known.model if known else None),
+                interface=self.source.id,
+            )
+            if info != known:
+                self._devices[serial] = info
+                yield DeviceChange(info)
         loop = asyncio.get_running_loop()
         acks: list[asyncio.Future[None]] = []
         for ev in plan.events:
