@@ -33,7 +33,7 @@ IN_MOVED_TO = 0x080
 IN_CREATE = 0x100
 IN_DELETE = 0x200
 IN_DELETE_SELF = 0x400
-IN_UNMOUNT = 0x2000
+IN_IGNORED = 0x8000  # reported by the kernel (not requested): the watch is gone
 IN_ISDIR = 0x40000000
 IN_NONBLOCK = 0o4000
 IN_CLOEXEC = 0o2000000
@@ -58,8 +58,6 @@ class Inotify:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         self._add = libc.inotify_add_watch
         self._add.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
-        self._rm = libc.inotify_rm_watch
-        self._rm.argtypes = [ctypes.c_int, ctypes.c_int]
         fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if fd < 0:
             raise OSError(ctypes.get_errno(), "inotify_init1 failed")
@@ -86,7 +84,7 @@ class Inotify:
             wd, mask, _cookie, length = _EVENT.unpack_from(buf, offset)
             name = buf[offset + _EVENT.size : offset + _EVENT.size + length].rstrip(b"\0")
             offset += _EVENT.size + length
-            if mask & 0x8000:  # IN_IGNORED: the watch is gone (folder removed or unmounted)
+            if mask & IN_IGNORED:  # folder removed or unmounted
                 self.watches.pop(wd, None)
             out.append((self.watches.get(wd), mask, os.fsdecode(name)))
         return out
