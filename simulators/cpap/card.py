@@ -45,6 +45,24 @@ def _plain(label: str, dim: bytes = b"") -> SignalSpec:
     return _one(label, "0", "32767", 0, 32767, dim)
 
 
+_S9_EN = {  # older labels of S9 machines
+    "date": "Date",
+    "on": "Mask On",
+    "off": "Mask Off",
+    "events": "Mask Events",
+    "dur": "Mask Dur",
+    "ondur": "OnDuration",
+    "hours": "Patient Hours",
+    "mode": "Mode",
+    "ahi": "AHI",
+    "l50": "Leak Med",
+    "l70": "Leak 70",
+    "l95": "Leak 95",
+    "lmax": "Leak Max",
+    "setp": "Set Pressure",
+    "maxp": "Max Pressure",
+    "epr": "EPR Level",
+}
 # Which label each model writes for the values the simulator fills in (the rest get filler).
 LABELS = {
     "en": {
@@ -65,33 +83,10 @@ LABELS = {
         "maxp": "S.AS.MaxPress",
         "epr": "S.EPR.Level",
     },
-    "s9-en": {
-        "date": "Date",
-        "on": "Mask On",
-        "off": "Mask Off",
-        "events": "Mask Events",
-        "dur": "Mask Dur",
-        "ondur": "OnDuration",
-        "hours": "Patient Hours",
-        "mode": "Mode",
-        "ahi": "AHI",
-        "l50": "Leak Med",
-        "l70": "Leak 70",
-        "l95": "Leak 95",
-        "lmax": "Leak Max",
-        "setp": "Set Pressure",
-        "maxp": "Max Pressure",
-        "epr": "EPR Level",
-    },
+    "s9-en": _S9_EN,
+    # French S9 machines translate the value signals; the session and duration labels stay English.
     "s9-fr": {
-        "date": "Date",
-        "on": "Mask On",
-        "off": "Mask Off",
-        "events": "Mask Events",
-        "dur": "Mask Dur",
-        "ondur": "OnDuration",
-        "hours": "Patient Hours",
-        "mode": "Mode",
+        **_S9_EN,
         "ahi": "IAH",
         "l50": "Fuites Med",
         "l70": "Fuites 70",
