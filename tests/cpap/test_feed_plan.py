@@ -32,10 +32,11 @@ def run(
     ledgers: dict[str, DeviceLedger],
     b: DeviceBatch,
     problems: list[Problem] | None = None,
+    known_problems: set[str] | None = None,
 ) -> Any:
     return plan_import(
         [b], problems or [], source="counter", kind="sdcard", section=section, ledgers=ledgers,
-        known_problems=set(), today=TODAY,
+        known_problems=known_problems or set(), today=TODAY,
     )  # fmt: skip
 
 
@@ -117,11 +118,7 @@ def test_problems_reported_once() -> None:
     finished = first.events[-1].data
     assert finished.problems[0].line == 4
     assert first.problems_key is not None
-    known = {first.problems_key}
-    again = plan_import(
-        [batch()], problems, source="counter", kind="sdcard", section=section, ledgers=first.ledgers,
-        known_problems=known, today=TODAY,
-    )  # fmt: skip
+    again = run(section, first.ledgers, batch(), problems, known_problems={first.problems_key})
     assert again.events == []
 
 
