@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from drivers.scanner.checks import hibc_check_character
+from drivers.scanner.checks import HIBC_ALPHABET, hibc_check_character
 from drivers.scanner.dates import gs1_year, month_day, yyjjj, yymmdd
 from drivers.scanner.payload import HibcData, Problem
 
@@ -29,12 +29,12 @@ class HibcDecoded:
     problems: list[Problem] = field(default_factory=list)
 
 
+_ALLOWED = frozenset(HIBC_ALPHABET)
+
+
 def looks_like_hibc(text: str) -> bool:
     body = text.strip("*")
     return len(body) >= 4 and body.startswith("+") and all(ch in _ALLOWED for ch in body)
-
-
-_ALLOWED = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-. $/+%")
 
 
 def _date_field(flag: str, text: str, today: date) -> tuple[date | None, str, bool]:
