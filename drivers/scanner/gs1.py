@@ -206,39 +206,13 @@ def decode_digital_link(url: str, today: date) -> GS1Decoded | None:
     return decode_elements([(es.ai.ai, es.value, False) for es in link.element_strings], today)
 
 
-def encode_gs1(elements: list[tuple[str, str]], predefined: set[str] | None = None) -> str:
-    """Element string with GS after every variable-length field except the last (for simulators)."""
-    fixed = predefined if predefined is not None else PREDEFINED_LENGTH_AIS
+def encode_gs1(elements: list[tuple[str, str]]) -> str:
+    """Element string with GS after every variable-length field except the last (for simulators).
+
+    biip's AI table says which AIs need the separator (those not of predefined length)."""
     parts: list[str] = []
     for i, (ai, value) in enumerate(elements):
         parts.append(ai + value)
-        if i < len(elements) - 1 and ai[:2] not in fixed:
+        if i < len(elements) - 1 and GS1ApplicationIdentifier.extract(ai).separator_required:
             parts.append(GS)
     return "".join(parts)
-
-
-# Two-digit AI prefixes whose length is predefined (GS1 General Specifications table): no GS after.
-PREDEFINED_LENGTH_AIS = {
-    "00",
-    "01",
-    "02",
-    "03",
-    "04",
-    "11",
-    "12",
-    "13",
-    "14",
-    "15",
-    "16",
-    "17",
-    "18",
-    "19",
-    "20",
-    "31",
-    "32",
-    "33",
-    "34",
-    "35",
-    "36",
-    "41",
-}
