@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from drivers.scanner.config import TERMINATOR_CHARS
 from drivers.scanner.payload import Problem
 
-_ENDS = {"cr": b"\r\n", "lf": b"\r\n", "crlf": b"\r\n", "tab": b"\t", "none": b""}
+# The same end characters the HID decoder uses, as bytes: one table says what each setting means.
+_ENDS = {name: "".join(chars).encode("ascii") for name, chars in TERMINATOR_CHARS.items()}
 
 
 class SerialFramer:
