@@ -14,7 +14,6 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import serial
 import serial_asyncio_fast
 
 from daemon.driver import DeviceState, DriverEvent, DriverItem
@@ -67,7 +66,7 @@ class SerialScannerDriver(ScannerDriverBase):
                 path = self._path()
                 self._interface = path
                 reader, writer = await self._open(path)
-            except (OSError, serial.SerialException) as exc:
+            except OSError as exc:  # pyserial's SerialException is an OSError
                 if not announced_offline:
                     log.warning("%s: cannot open %s: %s", self.name, self._interface, exc)
                     yield self._change(DeviceState.OFFLINE, str(exc))
@@ -80,7 +79,7 @@ class SerialScannerDriver(ScannerDriverBase):
             try:
                 async for item in self._pump(reader):
                     yield item
-            except (OSError, serial.SerialException) as exc:
+            except OSError as exc:
                 problem = str(exc)
                 log.warning("%s: %s lost: %s", self.name, self._interface, problem)
             finally:
