@@ -6,6 +6,7 @@ and ``passerelle decode`` all end here.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from datetime import date
@@ -15,7 +16,7 @@ from drivers.scanner.checks import gs1_check_ok
 from drivers.scanner.french import ean13_kind, two_d_doc_header
 from drivers.scanner.gs1 import GS, GS1Decoded, decode_digital_link, decode_gs1
 from drivers.scanner.hibc import decode_hibc, looks_like_hibc
-from drivers.scanner.payload import GS1Element, Kind, Problem, ScanPayload
+from drivers.scanner.payload import Kind, Problem, ScanPayload
 
 # Private-use or pictographic characters some scanners or wedges emit instead of a real GS.
 DEFAULT_GS_STAND_INS = ("\uf71b", "\u241d")
@@ -35,15 +36,15 @@ def _is_valid(problems: Iterable[Problem]) -> bool:
 # Corsica), commune, order, then a key = 97 - (number mod 97). Health data: never published unless
 # the operator opts in.
 _NIR = re.compile(r"[1-478]\d{4}(?:\d{2}|2A|2B)\d{6}\d{2}")
+_CORSICA = {"2A": "19", "2B": "18"}  # what the key is computed with in place of the letters
 
 
 def looks_like_nir(data: str) -> bool:
     compact = data.replace(" ", "").upper()
     if not _NIR.fullmatch(compact):
         return False
-    body = compact[:13].replace("2A", "19", 1) if compact[5:7] == "2A" else compact[:13]
-    if compact[5:7] == "2B":
-        body = compact[:5] + "18" + compact[7:13]
+    department = compact[5:7]
+    body = compact[:5] + _CORSICA.get(department, department) + compact[7:13]
     return 97 - int(body) % 97 == int(compact[13:])
 
 
@@ -92,12 +93,8 @@ def _gs1_payload(raw: str, symbology: str | None, decoded: GS1Decoded, extra: li
 
 
 def _merge(*groups: Iterable[Problem]) -> list[Problem]:
-    seen: list[Problem] = []
-    for group in groups:
-        for problem in group:
-            if problem not in seen:
-                seen.append(problem)
-    return seen
+    """The problems of all groups, each once, in first-seen order."""
+    return list(dict.fromkeys(itertools.chain.from_iterable(groups)))
 
 
 def _simple(
@@ -204,11 +201,7 @@ def decode_text(
         numeric = _digits(raw, symbology, data, extra)
         if numeric is not None:
             return numeric
-        if len(data) > 16 and data.startswith(("01", "02")):
-            gs1 = decode_gs1(data, today)
-            if gs1.parsed:
-                return _gs1_payload(raw, symbology, gs1, extra)
-    elif data[:2] in ("01", "02") and data[2:16].isdigit() and len(data) > 16:
+    if data[:2] in ("01", "02") and data[2:16].isdigit() and len(data) > 16:
         gs1 = decode_gs1(data, today)  # a GS1 string whose FNC1/AIM prefix was not transmitted
         if gs1.parsed:
             return _gs1_payload(raw, symbology, gs1, extra)
@@ -221,4 +214,4 @@ def decode_text(
     return _simple(raw, symbology, "text", _merge(extra, controls))
 
 
-__all__ = ["DEFAULT_GS_STAND_INS", "GS1Element", "decode_bytes", "decode_text", "normalize_stand_ins"]
+__all__ = ["DEFAULT_GS_STAND_INS", "decode_bytes", "decode_text", "normalize_stand_ins"]
