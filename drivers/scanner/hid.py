@@ -14,7 +14,7 @@ from drivers.scanner.config import TERMINATOR_CHARS, ScannerDevice
 from drivers.scanner.decode import DEFAULT_GS_STAND_INS, decode_text
 from drivers.scanner.discovery import resolve_usb_input
 from drivers.scanner.keymaps import LAYOUTS
-from drivers.scanner.keystream import KeyScan, KeyStreamDecoder
+from drivers.scanner.keystream import EVENT_SIZE, KeyScan, KeyStreamDecoder
 from drivers.scanner.payload import SCAN_SCHEMA, Problem, ScanPayload
 from drivers.scanner.sources import ByteSource, open_input_source
 
@@ -34,18 +34,27 @@ def keyscan_payload(
     return decode_text(scan.text, problems=scan.problems, stand_ins=stand_ins, allow_nir=allow_nir)
 
 
-def decode_evdev_stream(
-    data: bytes, layout: str, terminator: str = "cr", idle_flush_ms: int = 100, min_length: int = 3
-) -> list[ScanPayload]:
-    """Every scan in a recorded stream of input_event records, through the driver's decoder."""
-    decoder = KeyStreamDecoder(
+def key_decoder(
+    layout: str, terminator: str, idle_flush_ms: int, min_length: int, max_length: int = 4096
+) -> KeyStreamDecoder:
+    """The decoder for these settings: one constructor so the driver and ``passerelle decode
+    --from-evdev`` cannot drift apart."""
+    return KeyStreamDecoder(
         LAYOUTS[layout],
         terminators=TERMINATOR_CHARS[terminator],
         idle_gap=idle_flush_ms / 1000,
         min_length=min_length,
+        max_length=max_length,
     )
+
+
+def decode_evdev_stream(
+    data: bytes, layout: str, terminator: str = "cr", idle_flush_ms: int = 100, min_length: int = 3
+) -> list[ScanPayload]:
+    """Every scan in a recorded stream of input_event records, through the driver's decoder."""
+    decoder = key_decoder(layout, terminator, idle_flush_ms, min_length)
     scans = decoder.feed(data)
-    tail = decoder.flush(Problem.TRUNCATED if len(data) % 24 else Problem.TERMINATOR_MISSING)
+    tail = decoder.flush(Problem.TRUNCATED if len(data) % EVENT_SIZE else Problem.TERMINATOR_MISSING)
     return [keyscan_payload(scan) for scan in [*scans, *([tail] if tail else [])]]
 
 
@@ -58,13 +67,7 @@ class HidScannerDriver(ScannerDriverBase):
 
     def _new_decoder(self) -> KeyStreamDecoder:
         cfg = self.config
-        return KeyStreamDecoder(
-            LAYOUTS[cfg.layout],
-            terminators=TERMINATOR_CHARS[cfg.terminator],
-            idle_gap=cfg.idle_flush_ms / 1000,
-            min_length=cfg.min_length,
-            max_length=cfg.max_length,
-        )
+        return key_decoder(cfg.layout, cfg.terminator, cfg.idle_flush_ms, cfg.min_length, cfg.max_length)
 
     async def start(self) -> None:
         self.decoder = self._new_decoder()

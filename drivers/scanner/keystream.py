@@ -34,6 +34,8 @@ _CTRL_SHIFT_POSITIONS: dict[int, str] = {
 }  # Ctrl+Shift+6 (^) = RS, Ctrl+_ = US
 _SPECIAL: dict[int, str] = {Key.ENTER: "\r", Key.KPENTER: "\r", Key.TAB: "\t"}
 _IGNORED = {Key.NUMLOCK, Key.LEFTMETA, Key.RIGHTMETA}
+# Keys that only change state (kept in ``_pressed``) and never type a character themselves.
+_MODIFIERS = frozenset(_SHIFTS | _CTRLS | {Key.LEFTALT, Key.RIGHTALT} | _IGNORED)
 
 
 @dataclass
@@ -147,10 +149,9 @@ class KeyStreamDecoder:
         if code == Key.CAPSLOCK:
             self._caps = not self._caps
             return
-        if code in _SHIFTS or code in _CTRLS or code in (Key.LEFTALT, Key.RIGHTALT) or code in _IGNORED:
-            self._pressed.add(code)
-            return
         self._pressed.add(code)
+        if code in _MODIFIERS:
+            return
         if self._alt_down() and code in KEYPAD_DIGITS:
             self._alt_digits += str(KEYPAD_DIGITS[code])
             return
