@@ -85,13 +85,8 @@ class EvdevSource:
         self.device.close()
 
 
-class FifoSource:
-    def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        self._reader = _FdReader(self.fd)
-
-    async def read(self, timeout: float | None) -> bytes | None:
-        return await self._reader.read(timeout)
+class _RecordsOnly:
+    """A pipe or file carries the input_event records only: no key or LED state to ask for."""
 
     def active_keys(self) -> list[int] | None:
         return None
@@ -99,12 +94,21 @@ class FifoSource:
     def caps_lock(self) -> bool | None:
         return None
 
+
+class FifoSource(_RecordsOnly):
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        self._reader = _FdReader(self.fd)
+
+    async def read(self, timeout: float | None) -> bytes | None:
+        return await self._reader.read(timeout)
+
     def close(self) -> None:
         self._reader.close()
         os.close(self.fd)
 
 
-class FileSource:
+class FileSource(_RecordsOnly):
     POLL = 0.02
 
     def __init__(self, path: str) -> None:
@@ -121,12 +125,6 @@ class FileSource:
             if deadline is not None and loop.time() >= deadline:
                 return None
             await asyncio.sleep(self.POLL)
-
-    def active_keys(self) -> list[int] | None:
-        return None
-
-    def caps_lock(self) -> bool | None:
-        return None
 
     def close(self) -> None:
         self._file.close()

@@ -15,6 +15,7 @@ from drivers.scanner.keystream import EV_KEY, EV_SYN, EVENT, KEY_DOWN, KEY_UP, S
 
 GsMode = Literal["ctrl", "alt", "drop"]
 RawEvent = tuple[float, int, int, int]  # (time, type, code, value)
+_KEYPAD_KEY = {str(digit): code for code, digit in KEYPAD_DIGITS.items()}  # "0" -> KP0 …
 
 
 @dataclass
@@ -39,11 +40,10 @@ class Typist:
         self.now += self.key_interval
 
     def _alt_code(self, digits: str, out: list[RawEvent]) -> None:
-        keypad = {str(digit): code for code, digit in KEYPAD_DIGITS.items()}
         self._key(Key.LEFTALT, KEY_DOWN, out)
         for digit in digits:
-            self._key(keypad[digit], KEY_DOWN, out)
-            self._key(keypad[digit], KEY_UP, out)
+            self._key(_KEYPAD_KEY[digit], KEY_DOWN, out)
+            self._key(_KEYPAD_KEY[digit], KEY_UP, out)
         self._key(Key.LEFTALT, KEY_UP, out)
         self.now += self.key_interval
 
