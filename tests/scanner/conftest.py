@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from daemon.driver import DeviceChange, DeviceState, DriverEvent, DriverItem
+from daemon.driver import DeviceChange, DeviceState, Driver, DriverEvent, DriverItem
 from drivers.scanner.config import ScannerDevice
 from drivers.scanner.hid import HidScannerDriver
 from drivers.scanner.payload import ScanPayload
@@ -17,13 +17,6 @@ from drivers.scanner.serial_port import SerialScannerDriver
 from simulators.scanner.hid_sim import HidScannerSimulator
 from simulators.scanner.keyboard import GsMode
 from simulators.scanner.serial_sim import SerialScannerSimulator
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll a condition that has no event to wait on (a driver's internal buffer), with a deadline."""
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110 - nothing to await: polling is the point
-            await asyncio.sleep(0.002)
 
 
 class ItemStream:
@@ -71,6 +64,12 @@ class ItemStream:
         await asyncio.gather(self.task, return_exceptions=True)
 
 
+async def started(driver: Driver) -> ItemStream:
+    """Start a driver as the supervisor does and consume its items in the background."""
+    await driver.start()
+    return ItemStream(driver.events())
+
+
 @pytest.fixture
 async def serial_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     """Factory: (simulator on a pty behind a symlink, driver items) for given device options."""
@@ -84,8 +83,7 @@ async def serial_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
             | options
         )
         driver = SerialScannerDriver(device)
-        await driver.start()
-        stream = ItemStream(driver.events())
+        stream = await started(driver)
         opened.append((sim, stream))
         await stream.state(DeviceState.ONLINE)
         return sim, stream, driver
@@ -115,8 +113,7 @@ async def hid_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
              "reopen_interval_s": 0.05} | options
         )  # fmt: skip
         driver = HidScannerDriver(device)
-        await driver.start()
-        stream = ItemStream(driver.events())
+        stream = await started(driver)
         opened.append((sim, stream))
         await stream.state(DeviceState.ONLINE)
         await sim.connect()

@@ -10,7 +10,7 @@ from drivers.scanner import FAMILY
 from drivers.scanner.config import ScannerSection
 from simulators.scanner.runner import running_simulators
 
-from .conftest import ItemStream
+from .conftest import started
 
 
 async def test_demo_produces_scans_from_both_simulators(tmp_path: Path) -> None:
@@ -18,10 +18,7 @@ async def test_demo_produces_scans_from_both_simulators(tmp_path: Path) -> None:
         assert section_data is not None
         section = ScannerSection.model_validate(section_data)
         drivers = FAMILY.create_drivers(section, DriverContext("demo", tmp_path, tmp_path))
-        streams = []
-        for driver in drivers:
-            await driver.start()
-            streams.append(ItemStream(driver.events()))
+        streams = [await started(driver) for driver in drivers]
         try:
             first = [await stream.scan(timeout=15) for stream in streams]
         finally:

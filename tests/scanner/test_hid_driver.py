@@ -12,10 +12,11 @@ from daemon.driver import DeviceState
 from drivers.scanner.config import ScannerDevice
 from drivers.scanner.hid import HidScannerDriver
 from drivers.scanner.payload import Problem
+from simulators.scanner.hid_sim import HidScannerSimulator
 from simulators.scanner.keyboard import Typist
 from simulators.scanner.scenarios import load_scenario
 
-from .conftest import ItemStream
+from .conftest import started
 
 MEDICINE = "]d2010340093000023617280200102AB41\x1d21H8KQ3P7W2M9"
 
@@ -100,12 +101,9 @@ async def test_interleaved_human_typing_is_dropped(hid_rig: Callable[..., Any]) 
 
 
 async def test_missing_node_reports_offline_until_it_appears(tmp_path: Path) -> None:
-    from simulators.scanner.hid_sim import HidScannerSimulator
-
     path = tmp_path / "event-later"
     driver = HidScannerDriver(ScannerDevice(id="late", driver="hid", path=str(path), reopen_interval_s=0.05))
-    await driver.start()
-    stream = ItemStream(driver.events())
+    stream = await started(driver)
     try:
         offline = await stream.state(DeviceState.OFFLINE)
         assert offline.device.problem

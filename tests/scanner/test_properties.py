@@ -24,7 +24,7 @@ from drivers.scanner.payload import Problem, ScanPayload
 from simulators.scanner.hid_sim import HidScannerSimulator
 from simulators.scanner.keyboard import Typist, pack
 
-from .conftest import ItemStream
+from .conftest import started
 
 CSET82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 TODAY = date.today()
@@ -107,8 +107,7 @@ async def _through_driver(batch: list[tuple[str, str, list[tuple[str, str]]]]) -
                     {"id": "prop", "driver": "hid", "path": str(sim.path), "layout": layout}
                 )
             )
-            await driver.start()
-            stream = ItemStream(driver.events())
+            stream = await started(driver)
             try:
                 await stream.state(DeviceState.ONLINE)
                 await sim.connect()
@@ -185,8 +184,7 @@ async def _serial_round(blob: bytes) -> tuple[list[ScanPayload], int]:
     expected = len(SerialFramer("cr").feed(blob + b"\r"))
     with tempfile.TemporaryDirectory() as tmp, SerialScannerSimulator(Path(tmp) / "tty") as sim:
         driver = SerialScannerDriver(ScannerDevice(id="noise", driver="serial", path=str(sim.link)))
-        await driver.start()
-        stream = ItemStream(driver.events())
+        stream = await started(driver)
         try:
             await stream.state(DeviceState.ONLINE)
             await sim.scan(blob, terminator=b"\r")

@@ -9,8 +9,7 @@ from typing import Any
 
 from daemon.driver import DeviceState
 from drivers.scanner.payload import Problem
-
-from .conftest import wait_until
+from tests.support import wait_until
 
 MEDICINE = "]d2010340093000023617280200102AB41\x1d21H8KQ3P7W2M9"
 
@@ -96,7 +95,8 @@ async def test_hang_up_and_replug_are_recovered(serial_rig: Callable[..., Any]) 
 async def test_unplugged_for_a_while_then_back(serial_rig: Callable[..., Any]) -> None:
     sim, stream, driver = await serial_rig(idle_flush_ms=5000)
     await sim.scan("ABC123", terminator=b"")  # a scan cut by the unplug
-    await wait_until(lambda: driver.framer.pending)  # read by the driver (a pty drops unread input)
+    # Read by the driver first: a pty drops unread input on close.
+    await wait_until(lambda: driver.framer.pending, 5.0, "the driver to read the bytes", interval=0.002)
     sim.close()
     os.unlink(sim.link)
     cut = await stream.scan()
