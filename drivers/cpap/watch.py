@@ -65,8 +65,8 @@ class Inotify:
         self.watches: dict[int, Path] = {}
 
     def add(self, path: Path) -> None:
-        if path in self.watches.values():
-            return
+        # Asked again even for a path already watched: a card mounted on the folder is a new inode
+        # behind the same path and needs its own watch (the kernel returns the same wd otherwise).
         wd = self._add(self.fd, os.fsencode(path), MASK)
         if wd < 0:
             err = ctypes.get_errno()

@@ -66,6 +66,29 @@ async def test_card_mounted_on_existing_folder_is_seen_through_the_mount_table(t
             await asyncio.to_thread(subprocess.run, ["umount", str(media / "user" / "CARD")], check=True)
 
 
+async def test_files_written_on_a_card_mounted_over_a_watched_folder_wake_the_watch(tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    (media / "CARD").mkdir(parents=True)
+    card = tmp_path / "sdcard"
+    card.mkdir()
+    watch = FolderWatch(media, depth=1, fallback_seconds=60, settle_seconds=0.05)
+    watch.start()
+    mounted = False
+    try:
+        changes = watch.changes()
+        assert await next_change(changes) == "start"
+        mount = ["mount", "--bind", str(card), str(media / "CARD")]
+        await asyncio.to_thread(subprocess.run, mount, check=True)
+        mounted = True
+        assert await next_change(changes) == "event"  # the mount table
+        (media / "CARD" / "STR.edf").write_bytes(b"0")  # inside the card: its own inotify watch
+        assert await next_change(changes) == "event"
+    finally:
+        watch.stop()
+        if mounted:
+            await asyncio.to_thread(subprocess.run, ["umount", str(media / "CARD")], check=True)
+
+
 async def test_export_file_written_wakes_the_watch(tmp_path: Path) -> None:
     exports = tmp_path / "exports"
     exports.mkdir()
