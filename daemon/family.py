@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from daemon.driver import Driver, DriverContext
 
@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 class FamilySection(BaseModel):
     """Fields every family section has. A family's own section model subclasses this."""
+
+    # A mistyped key is reported like in the core sections, not silently ignored.
+    model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
 

@@ -61,6 +61,15 @@ def test_family_section_problems_are_reported_with_the_family_prefix(tmp_path: P
     assert any(p.startswith("synthetic.devices.0.rate:") for p in problems)
 
 
+def test_a_mistyped_key_in_any_family_section_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(to_toml({"cpap": {"enabeld": False}, "card": {"enabeld": False}}))
+    families, _ = load_families()
+    problems = check_config(path, families)
+    assert any(p.startswith("cpap.enabeld:") for p in problems)
+    assert any(p.startswith("card.enabeld:") for p in problems)
+
+
 def test_a_named_file_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
     result = passerelle("config", "check", "--config", str(tmp_path / "missing.toml"))
     assert result.returncode == 78
