@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -43,17 +43,9 @@ from drivers.card.monitor import (
     SlotStatus,
 )
 from drivers.card.nir import nir_key_ok, protect
-from drivers.card.pcsc_api import (
-    STATE_EMPTY,
-    STATE_EXCLUSIVE,
-    STATE_INUSE,
-    STATE_MUTE,
-    STATE_PRESENT,
-    PcscApi,
-    ScardApi,
-    bind_socket,
-)
+from drivers.card.pcsc_api import PcscApi, ScardApi, bind_socket
 from drivers.card.public_read import PublicDataReader, ReadResult
+from drivers.card.snapshot import slot_status
 from drivers.card.vitale import iso_birth_date
 
 log = logging.getLogger(__name__)
@@ -118,7 +110,6 @@ class CardDriver:
         self._read_pool: ThreadPoolExecutor | None = None
         self._reading: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.service_up = False
         self._stopped = False
 
     @property
@@ -187,10 +178,8 @@ class CardDriver:
 
     def _apply(self, observation: Observation) -> Iterator[DriverItem]:
         if isinstance(observation, ServiceUp):
-            self.service_up = True
             log.info("PC/SC service available")
         elif isinstance(observation, ServiceDown):
-            self.service_up = False
             yield from self._service_lost()
         elif isinstance(observation, ReaderAdded):
             yield from self._reader_added(observation.name)
@@ -267,7 +256,7 @@ class CardDriver:
             return
         reader = self._readers[where[0]]
         slot = reader.slots[where[1]]
-        status = self._status_of(slot, observation.flags)
+        status = slot_status(observation.flags, in_use_is_ours=time.monotonic() < slot.own_use_until)
         atr = observation.atr if status in ("present", "in_use") else None
         had_card, has_card = slot.has_card, status in CARD_STATUSES
         if had_card and has_card and (observation.card_events > 0 or atr != slot.atr):
@@ -281,19 +270,6 @@ class CardDriver:
         elif status != slot.status:
             slot.status = status
             yield self._event(reader, "state", slot)
-
-    def _status_of(self, slot: _Slot, flags: int) -> SlotStatusName:
-        if flags & STATE_PRESENT:
-            if flags & STATE_MUTE:
-                return "mute"
-            if flags & STATE_EXCLUSIVE:
-                return "in_use"
-            if flags & STATE_INUSE and time.monotonic() >= slot.own_use_until:
-                return "in_use"
-            return "present"
-        if flags & STATE_EMPTY:
-            return "empty"
-        return "unavailable"
 
     def _inserted(
         self, reader: _Reader, slot: _Slot, status: SlotStatusName, atr: bytes | None
@@ -342,14 +318,15 @@ class CardDriver:
 
     # -- public data ---------------------------------------------------------------------------
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _read_and_publish(self, reader: _Reader, slot: _Slot) -> None:
+    async def _read_and_publish(self, reader: _Reader, slot: _Slot) -> CardData:
         data = await self.read_public_data(reader, slot)
         self._queue.put_nowait(DriverEvent(device=reader.info, schema=CARD_DATA_SCHEMA, data=data))
+        return data
 
     async def read_public_data(self, reader: _Reader, slot: _Slot) -> CardData:
         card = slot.card
@@ -397,16 +374,10 @@ class CardDriver:
                     nir_valid=nir_key_ok(person.nir) if person.nir else None,
                 )
             )
+        # RawHolder and CpxHolder have the same fields: pydantic copies them.
         holder = None
         if result.holder is not None:
-            h = result.holder
-            holder = CpxHolder(
-                national_id=h.national_id,
-                last_name=h.last_name,
-                first_name=h.first_name,
-                profession=h.profession,
-                card_kind=h.card_kind,
-            )
+            holder = CpxHolder.model_validate(result.holder, from_attributes=True)
         if result.status != "ok":
             log.info("public data read on %s slot %d: %s", reader.info.id, slot, result.status)
         return CardData(
@@ -437,8 +408,7 @@ class CardDriver:
             assert slot.card is not None
             if not self._section.read_public_data.allows(reader.info.id, slot.card.card_type):
                 raise RequestError("not_enabled", "public data reading is not enabled for this card")
-            data = await self.read_public_data(reader, slot)
-            self._queue.put_nowait(DriverEvent(device=reader.info, schema=CARD_DATA_SCHEMA, data=data))
+            data = await self._read_and_publish(reader, slot)
             results.append(data.model_dump(mode="json"))
         return results
 

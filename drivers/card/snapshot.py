@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from drivers.card.atr import describe
+from drivers.card.events import SlotStatusName
 from drivers.card.identity import device_id, parse_reader_name
 from drivers.card.pcsc_api import (
     S_SUCCESS,
@@ -24,22 +25,28 @@ class SlotSnapshot:
     reader: str
     pcsc_name: str
     slot: int
-    status: str
+    status: SlotStatusName
     card_type: str | None
     atr: str | None
     label: str | None
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "reader_id": self.reader_id,
-            "reader": self.reader,
-            "pcsc_name": self.pcsc_name,
-            "slot": self.slot,
-            "status": self.status,
-            "card_type": self.card_type,
-            "atr": self.atr,
-            "label": self.label,
-        }
+        return asdict(self)
+
+
+def slot_status(flags: int, *, in_use_is_ours: bool = False) -> SlotStatusName:
+    """A slot's status from its SCARD_STATE_* flags, the same for ``passerelle cards`` and the driver.
+
+    ``in_use_is_ours``: the INUSE flag comes from our own public data read, so it is not another
+    application's use. EXCLUSIVE always counts: our reads only ever connect shared.
+    """
+    if flags & STATE_PRESENT:
+        if flags & STATE_MUTE:
+            return "mute"
+        if flags & STATE_EXCLUSIVE or (flags & STATE_INUSE and not in_use_is_ours):
+            return "in_use"
+        return "present"
+    return "empty" if flags & STATE_EMPTY else "unavailable"
 
 
 def take_snapshot(api: PcscApi) -> list[SlotSnapshot]:
@@ -59,23 +66,13 @@ def take_snapshot(api: PcscApi) -> list[SlotSnapshot]:
         name = parse_reader_name(state.name)
         flags = state.event_state
         card = describe(state.atr) if flags & STATE_PRESENT and state.atr else None
-        if flags & STATE_PRESENT:
-            status = (
-                "mute"
-                if flags & STATE_MUTE
-                else "in_use"
-                if flags & (STATE_INUSE | STATE_EXCLUSIVE)
-                else "present"
-            )
-        else:
-            status = "empty" if flags & STATE_EMPTY else "unavailable"
         slots.append(
             SlotSnapshot(
                 reader_id=device_id(name),
                 reader=name.base,
                 pcsc_name=state.name,
                 slot=name.slot,
-                status=status,
+                status=slot_status(flags),
                 card_type=card.card_type.value if card else None,
                 atr=card.atr if card else None,
                 label=card.label if card else None,
