@@ -29,6 +29,8 @@ class CardType(StrEnum):
 
 PATIENT_CARDS = frozenset({CardType.VITALE1, CardType.VITALE2})
 PROFESSIONAL_CARDS = frozenset({CardType.CPS3, CardType.CPS3_CONTACTLESS, CardType.CPS4})
+# Cards with public data we know how to read (see drivers/card/public_read.py).
+READABLE_CARDS = PROFESSIONAL_CARDS | {CardType.VITALE2}
 
 OWN_LABELS = {
     CardType.VITALE1: "Carte Vitale 1",

@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from daemon.family import FamilySection
-from drivers.card.atr import CardType
+from drivers.card.atr import READABLE_CARDS, CardType
 
 
 class NirMode(StrEnum):
@@ -39,7 +39,7 @@ class PublicDataPolicy(BaseModel):
     )
 
     def allows(self, reader_id: str, card_type: CardType) -> bool:
-        if card_type not in (CardType.VITALE2, CardType.CPS3, CardType.CPS3_CONTACTLESS, CardType.CPS4):
+        if card_type not in READABLE_CARDS:
             return False  # nothing public to read on other cards
         if card_type in self.card_types:
             return True

@@ -14,7 +14,7 @@ from typing import Any
 
 from drivers.card import tlv
 from drivers.card.apdu import ApduError, ProtocolError
-from drivers.card.atr import PROFESSIONAL_CARDS, CardType
+from drivers.card.atr import READABLE_CARDS, CardType
 from drivers.card.cpx import CpxHolderReader, RawHolder, SimulatedCpxReader
 from drivers.card.pcsc_api import (
     E_NO_SMARTCARD,
@@ -57,7 +57,7 @@ class PublicDataReader:
 
     def read(self, reader: str, card_type: CardType) -> ReadResult:
         """Blocking: run it in a worker thread under a deadline."""
-        if card_type is not CardType.VITALE2 and card_type not in PROFESSIONAL_CARDS:
+        if card_type not in READABLE_CARDS:
             return ReadResult("unsupported", f"no public data known for {card_type.value}")
         try:
             return self._read(reader, card_type)
