@@ -16,26 +16,17 @@ PNP_READER = "\\\\?PnP?\\Notification"
 # Return codes, as unsigned 32-bit values (pyscard may hand them back signed or unsigned).
 S_SUCCESS = 0x00000000
 E_CANCELLED = 0x80100002
-E_INVALID_HANDLE = 0x80100003
 E_UNKNOWN_READER = 0x80100009
 E_TIMEOUT = 0x8010000A
 E_SHARING_VIOLATION = 0x8010000B
 E_NO_SMARTCARD = 0x8010000C
-F_COMM_ERROR = 0x80100013
-E_READER_UNAVAILABLE = 0x80100017
-E_NO_SERVICE = 0x8010001D
-E_SERVICE_STOPPED = 0x8010001E
 E_NO_READERS_AVAILABLE = 0x8010002E
-W_UNRESPONSIVE_CARD = 0x80100066
 W_REMOVED_CARD = 0x80100069
-
-# Codes after which the context is dead: pcscd went away (restart, auto-exit, not yet started).
 
 STATE_UNAWARE = 0x0000
 STATE_IGNORE = 0x0001
 STATE_CHANGED = 0x0002
 STATE_UNKNOWN = 0x0004
-STATE_UNAVAILABLE = 0x0008
 STATE_EMPTY = 0x0010
 STATE_PRESENT = 0x0020
 STATE_EXCLUSIVE = 0x0080
@@ -124,7 +115,7 @@ class ScardApi:
 
     def list_readers(self, context: int) -> list[str]:
         rc, readers = self._scard.SCardListReaders(context, [])
-        if code(rc) in (E_NO_READERS_AVAILABLE,):
+        if code(rc) == E_NO_READERS_AVAILABLE:
             return []
         if code(rc) != S_SUCCESS:
             raise PcscError("SCardListReaders", rc)
