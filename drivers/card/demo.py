@@ -25,8 +25,9 @@ PATIENT_ROUND = ("vitale2", "vitale2", "vitale1", "unknown")
 
 @contextlib.asynccontextmanager
 async def demo(workdir: Path) -> AsyncIterator[dict[str, Any] | None]:
-    if missing_tools():
-        log.warning("card demo disabled: missing %s", ", ".join(missing_tools()))
+    missing = missing_tools()
+    if missing:
+        log.warning("card demo disabled: missing %s", ", ".join(missing))
         yield None
         return
     pcscd = IsolatedPcscd(workdir / "pcscd")

@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from daemon.family import DoctorCheck
 from drivers.card.atr import SMARTCARD_LIST
 from drivers.card.config import CardSection
+from simulators.card.isolated_pcscd import VPCD_DRIVER, find_tool
 
 POLKIT_RULE = Path("/etc/polkit-1/rules.d/60-passerelle-pcsc.rules")
 
 
 def checks(section: CardSection | None) -> list[DoctorCheck]:
     found: list[DoctorCheck] = []
-    pcscd = shutil.which("pcscd") or ("/usr/sbin/pcscd" if Path("/usr/sbin/pcscd").exists() else None)
+    pcscd = find_tool("pcscd")
     found.append(
         DoctorCheck("pcscd installed", pcscd is not None, pcscd or "pcscd not found", "apt-get install pcscd")
     )
-    vpcd = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
     found.append(
         DoctorCheck(
             "vpcd installed (simulator, demo)",
-            vpcd.exists(),
-            str(vpcd) if vpcd.exists() else "vpcd driver not found",
+            VPCD_DRIVER.exists(),
+            str(VPCD_DRIVER) if VPCD_DRIVER.exists() else "vpcd driver not found",
             "apt-get install vsmartcard-vpcd",
         )
     )

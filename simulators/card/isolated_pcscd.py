@@ -25,13 +25,18 @@ class PcscdUnavailableError(RuntimeError):
     """pcscd, vpcd or unshare is missing, or the private pcscd did not come up."""
 
 
+def find_tool(name: str) -> str | None:
+    """A system tool's path; /usr/sbin is not on every user's PATH (pcscd lives there)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    sbin = Path("/usr/sbin", name)
+    return str(sbin) if sbin.exists() else None
+
+
 def missing_tools() -> list[str]:
     """What this machine lacks to run an isolated pcscd with vpcd (empty when all is there)."""
-    missing = [
-        tool
-        for tool in ("pcscd", "unshare", "mount")
-        if shutil.which(tool) is None and not Path("/usr/sbin", tool).exists()
-    ]
+    missing = [tool for tool in ("pcscd", "unshare", "mount") if find_tool(tool) is None]
     if not VPCD_DRIVER.exists():
         missing.append(str(VPCD_DRIVER))
     return missing
@@ -56,12 +61,10 @@ def free_port_pair() -> int:
 
 
 def _pcscd_binary() -> str:
-    found = shutil.which("pcscd")
-    if found:
-        return found
-    if Path("/usr/sbin/pcscd").exists():
-        return "/usr/sbin/pcscd"
-    raise PcscdUnavailableError("pcscd is not installed (apt-get install pcscd)")
+    found = find_tool("pcscd")
+    if found is None:
+        raise PcscdUnavailableError("pcscd is not installed (apt-get install pcscd)")
+    return found
 
 
 @dataclass
@@ -102,13 +105,11 @@ class IsolatedPcscd:
                 f"vpcd is not installed ({VPCD_DRIVER}; apt-get install vsmartcard-vpcd)"
             )
         self._prepare()
-        target, source = (
-            ("/run/pcscd", self.root / "run") if Path("/run/pcscd").is_dir() else ("/run", self.root / "run")
-        )
+        # root/run goes over /run/pcscd, or over /run (see _run_dir)
+        target = "/run/pcscd" if Path("/run/pcscd").is_dir() else "/run"
         unshare = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-r", "-m"]
         script = 'mount --bind "$1" "$2" && exec "$3" -f -c "$4"'
         self.socket_path.unlink(missing_ok=True)
-        self.root / "conf"
         log = (self.root / "pcscd.log").open("ab")
         self.process = subprocess.Popen(
             [
@@ -117,7 +118,7 @@ class IsolatedPcscd:
                 "-c",
                 script,
                 "sh",
-                str(source),
+                str(self.root / "run"),
                 target,
                 _pcscd_binary(),
                 str(self.root / "conf"),
