@@ -7,10 +7,13 @@ import json
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 from daemon.family import CliCommands
 from drivers.card.atr import AtrError, describe, parse_atr
+
+if TYPE_CHECKING:  # for the annotation only: handlers import what they need when they run
+    from simulators.card.vpcd_link import InsertedCard
 
 SYSTEM_VPCD_PORT = 35963
 
@@ -104,7 +107,7 @@ def run_simulate(args: argparse.Namespace) -> int:
             return 0
 
 
-def _wait_while_active(card: Any, stop: threading.Event) -> bool:
+def _wait_while_active(card: InsertedCard, stop: threading.Event) -> bool:
     while not stop.wait(0.5):
         if not card.active:
             return False
