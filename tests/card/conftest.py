@@ -75,19 +75,15 @@ def wait_slots_state(flag: int = STATE_EMPTY, slots: tuple[int, ...] = (0, 1), t
     raise AssertionError(f"pcscd does not report state {flag:#x} on slots {slots}")
 
 
-def wait_slots_empty(timeout: float = 5.0) -> None:
-    wait_slots_state(STATE_EMPTY, (0, 1), timeout)
-
-
 @pytest.fixture
 def slots(pcscd: IsolatedPcscd) -> Iterator[Slots]:
     pcscd.start()  # a previous test may have stopped it
-    wait_slots_empty()
+    wait_slots_state()
     holder = Slots(pcscd)
     yield holder
     holder.remove_all()
     pcscd.start()
-    wait_slots_empty()
+    wait_slots_state()
 
 
 class Collector:
@@ -148,12 +144,3 @@ async def run_driver(config: dict[str, Any] | None = None, **kwargs: Any) -> Asy
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    """Poll a condition of a simulator (not an event stream) until a deadline."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        await asyncio.sleep(0.02)

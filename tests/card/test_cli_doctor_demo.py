@@ -35,6 +35,14 @@ def run_cli(argv: list[str]) -> int:
     return result
 
 
+async def spawn_cli(argv: list[str]) -> asyncio.subprocess.Process:
+    """``run_cli`` in its own process, for commands that run until a signal."""
+    script = "import sys\nfrom tests.card.test_cli_doctor_demo import run_cli as r\nsys.exit(r(sys.argv[1:]))"
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, *argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
 def test_family_satisfies_the_protocol() -> None:
     family: Family = FAMILY
     assert family.name == "card"
@@ -77,11 +85,7 @@ def test_doctor_reaches_the_private_pcscd(pcscd: IsolatedPcscd) -> None:
 
 
 async def test_simulate_card_command_keeps_a_card_until_stopped(pcscd: IsolatedPcscd, slots: Slots) -> None:
-    script = "import sys\nfrom tests.card.test_cli_doctor_demo import run_cli as r\nsys.exit(r(sys.argv[1:]))"
-    argv = ["simulate", "card", "cps3", "--slot", "1", "--vpcd-port", str(pcscd.port)]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", script, *argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    process = await spawn_cli(["simulate", "card", "cps3", "--slot", "1", "--vpcd-port", str(pcscd.port)])
     try:
         assert process.stdout is not None
         line = await asyncio.wait_for(process.stdout.readline(), 10)
@@ -140,11 +144,8 @@ async def test_demo_inserts_cards_in_both_slots(tmp_path: Path) -> None:
 
 
 async def test_simulate_card_on_a_cycle(pcscd: IsolatedPcscd, slots: Slots) -> None:
-    script = "import sys\nfrom tests.card.test_cli_doctor_demo import run_cli as r\nsys.exit(r(sys.argv[1:]))"
     argv = ["simulate", "card", "vitale1", "--vpcd-port", str(pcscd.port), "--cycle", "0.6"]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", script, *argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    process = await spawn_cli(argv)
     try:
         assert process.stdout is not None
         lines = [await asyncio.wait_for(process.stdout.readline(), 10) for _ in range(3)]

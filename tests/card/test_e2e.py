@@ -17,17 +17,16 @@ from tests.support import Received, base_config, collect, inprocess_daemon
 BASE = "passerelle/test"
 
 
+def _config(broker: PrivateBroker, pcscd: IsolatedPcscd, tmp_path: Path, **card: object) -> dict[str, object]:
+    """The daemon's configuration with only the card family on, pointed at the private pcscd."""
+    devices = [{"pcsc_socket": str(pcscd.socket_path)}]
+    return base_config(broker.port, tmp_path / "state", card={"devices": devices, **card})
+
+
 async def test_insertion_reaches_the_card_topic_and_the_retained_state(
     broker: PrivateBroker, pcscd: IsolatedPcscd, slots: Slots, tmp_path: Path
 ) -> None:
-    config = base_config(
-        broker.port,
-        tmp_path / "state",
-        card={
-            "devices": [{"pcsc_socket": str(pcscd.socket_path)}],
-            "read_public_data": {"card_types": ["vitale2"]},
-        },
-    )
+    config = _config(broker, pcscd, tmp_path, read_public_data={"card_types": ["vitale2"]})
     async with (
         collect(broker.host, broker.port, f"{BASE}/#") as mqtt,
         inprocess_daemon(config),
@@ -102,11 +101,7 @@ def _present(payload: dict[str, object]) -> list[object]:
 async def test_pcscd_restart_seen_over_mqtt_without_restarting_the_daemon(
     broker: PrivateBroker, pcscd: IsolatedPcscd, slots: Slots, tmp_path: Path
 ) -> None:
-    config = base_config(
-        broker.port,
-        tmp_path / "state",
-        card={"devices": [{"pcsc_socket": str(pcscd.socket_path)}], "reconnect_max_s": 0.5},
-    )
+    config = _config(broker, pcscd, tmp_path, reconnect_max_s=0.5)
     availability = f"{BASE}/{READER_ID}/availability"
 
     def last_availability(ms: list[Received]) -> str | None:

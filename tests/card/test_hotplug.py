@@ -7,9 +7,10 @@ import time
 import pytest
 
 from daemon.driver import DeviceChange, DeviceState
-from tests.card.conftest import run_driver, wait_until
+from tests.card.conftest import run_driver
 from tests.card.helpers import card_event, data_of, device_change
 from tests.card.pcsc_double import HotplugPcsc
+from tests.support import wait_until
 
 KAPLINK = "Kapelse KAP-LINK2 [CCID] (ABC123)"
 KAPLINK_ID = "kapelse-kap-link2-ccid-abc123"
@@ -121,7 +122,7 @@ async def test_a_refusing_pcscd_is_retried_with_backoff_not_in_a_tight_loop() ->
     pcsc = RefusingPcsc()
     async with run_driver({"reconnect_initial_s": 0.05, "reconnect_max_s": 0.4}, api=pcsc) as running:
         started = time.monotonic()
-        await wait_until(lambda: pcsc.establishments >= 4, what="four attempts")
+        await wait_until(lambda: pcsc.establishments >= 4, 5.0, "four attempts")
         elapsed = time.monotonic() - started
         monitor = running.driver.monitor
         assert monitor is not None and monitor.alive

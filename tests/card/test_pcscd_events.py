@@ -10,8 +10,9 @@ from daemon.driver import DeviceChange, DriverEvent
 from drivers.card.atr import CardType
 from drivers.card.pcsc_api import STATE_EMPTY
 from simulators.card.virtual_cards import ATRS, VirtualCard, make_card
-from tests.card.conftest import READER_ID, Slots, run_driver, wait_slots_state, wait_until
+from tests.card.conftest import READER_ID, Slots, run_driver, wait_slots_state
 from tests.card.helpers import card_event, data_of
+from tests.support import wait_until
 
 
 async def test_reader_announced_with_both_slots_empty(slots: Slots) -> None:
@@ -114,7 +115,7 @@ async def test_mute_card_gives_no_insertion_then_a_real_card_does(slots: Slots) 
         await running.collector.wait_for(card_event("state", slot=0))
         mute = slots.insert(make_card("mute"), slot=0)
         # vpcd asks the mute card for its ATR and gets nothing: no card is seen in that slot.
-        await wait_until(lambda: mute.controls.get_atr >= 1, what="vpcd polled the mute card")
+        await wait_until(lambda: mute.controls.get_atr >= 1, 5.0, "vpcd polled the mute card")
         slots.insert(make_card("vitale2"), slot=1)
         await running.collector.wait_for(card_event("inserted", slot=1))
         assert not [i for i in running.collector.items if card_event("inserted", slot=0)(i)]

@@ -24,8 +24,9 @@ from simulators.card.virtual_cards import (
     tlv,
     vitale2_files,
 )
-from tests.card.conftest import READER_ID, SLOT_NAMES, Slots, run_driver, wait_slots_state, wait_until
+from tests.card.conftest import READER_ID, SLOT_NAMES, Slots, run_driver, wait_slots_state
 from tests.card.helpers import card_data, card_event, read_of
+from tests.support import wait_until
 
 VITALE2_ATR = bytes.fromhex(ATRS["vitale2"])
 READ_VITALE = {"read_public_data": {"card_types": ["vitale2"]}}
@@ -135,7 +136,7 @@ async def test_read_never_powers_off_or_resets_the_card(slots: Slots, who: str) 
     card = FileCard(atr=VITALE2_ATR, files=vitale2_files(SAMPLE_BENEFICIARIES), delay=0.2)
     inserted = slots.insert(card, slot=0)
     # pcscd powers the card up at insertion, then down when idle: start from there.
-    await wait_until(lambda: inserted.controls.power_off >= 1, what="pcscd's idle power-down")
+    await wait_until(lambda: inserted.controls.power_off >= 1, 5.0, "pcscd's idle power-down")
     await asyncio.to_thread(wait_slots_state, STATE_PRESENT, (0,))
     before = (inserted.controls.power_off, inserted.controls.reset)
     if who == "our reader":
@@ -144,12 +145,12 @@ async def test_read_never_powers_off_or_resets_the_card(slots: Slots, who: str) 
         disposition = scard.SCARD_UNPOWER_CARD if "UNPOWER" in who else scard.SCARD_RESET_CARD
         reading = asyncio.create_task(_raw_read_in_thread(disposition))
     # Once the read is inside its transaction, the other application connects and stays.
-    await wait_until(lambda: len(card.apdus) >= 1, what="read started")
+    await wait_until(lambda: len(card.apdus) >= 1, 5.0, "read started")
     held = await asyncio.to_thread(_connect_shared, SLOT_NAMES[0])
     try:
         result = await reading
         polls = inserted.controls.get_atr
-        await wait_until(lambda: inserted.controls.get_atr >= polls + 3, what="three more pcscd polls")
+        await wait_until(lambda: inserted.controls.get_atr >= polls + 3, 5.0, "three more pcscd polls")
         after = (inserted.controls.power_off, inserted.controls.reset)
     finally:
         await asyncio.to_thread(_release, *held)
@@ -223,20 +224,11 @@ async def test_slow_card_times_out_and_driver_keeps_running(slots: Slots) -> Non
 
 
 async def test_card_in_use_by_another_application_is_skipped(slots: Slots) -> None:
-    from smartcard import scard
-
     inserted = slots.insert(make_card("vitale2"), slot=0)
     async with run_driver() as running:
         await running.collector.wait_for(card_event("inserted", slot=0))
         # The SESAM-Vitale software connects to the card.
-        _, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-        rc, other, _ = scard.SCardConnect(
-            context,
-            SLOT_NAMES[0],
-            scard.SCARD_SHARE_SHARED,
-            scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1,
-        )
-        assert rc == 0
+        context, other = _connect_shared(SLOT_NAMES[0])
         try:
             apdus_before = len(inserted.card.apdus)
             result = await asyncio.to_thread(PublicDataReader().read, SLOT_NAMES[0], CardType.VITALE2)
