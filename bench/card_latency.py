@@ -41,10 +41,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+@dataclasses.dataclass
 class TimedCard(InsertedCard):
     """Also notes when pcscd polls the card (vpcd asks for the ATR at each presence check)."""
 
-    polls: list[float]
+    polls: list[float] = dataclasses.field(default_factory=list)
 
     def _handle(self, message: bytes) -> bytes | None:
         if message == bytes([GET_ATR]):
@@ -95,7 +96,6 @@ def poll_gaps(card: TimedCard) -> list[float]:
 
 async def measure_poll_period(port: int, times: CommitTimes, gaps: int = 10) -> list[float]:
     card = TimedCard(make_card("cps3"), port)
-    card.polls = []
     await asyncio.to_thread(card.insert)
     await asyncio.wait_for(times.queue("inserted", 0).get(), 10)
     try:
@@ -111,13 +111,11 @@ async def lane(port: int, slot: int, count: int, times: CommitTimes, latencies: 
     for n in range(count):
         # A card arrives at any moment of pcscd's polling cycle, not right after the last poll.
         await asyncio.sleep(jitter.uniform(0, 0.5))
-        card = TimedCard(make_card(KINDS[n % len(KINDS)]), port + slot)
-        card.polls = []
+        card = InsertedCard(make_card(KINDS[n % len(KINDS)]), port + slot)
         await asyncio.to_thread(card.insert)
         committed = await asyncio.wait_for(times.queue("inserted", slot).get(), 10)
         latencies.append(committed - card.connected_at)
         await asyncio.to_thread(card.remove)
-        # vpcd asks several times per presence check (a burst): the period is between bursts.
         await asyncio.wait_for(times.queue("removed", slot).get(), 10)
 
 
