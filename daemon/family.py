@@ -26,11 +26,15 @@ ENTRY_POINT_GROUP = "passerelle.families"
 log = logging.getLogger(__name__)
 
 
-class FamilySection(BaseModel):
-    """Fields every family section has. A family's own section model subclasses this."""
+class ConfigModel(BaseModel):
+    """Base of every model of a family's configuration, nested ones included: a mistyped or misplaced
+    key is reported like in the core sections, not silently ignored."""
 
-    # A mistyped key is reported like in the core sections, not silently ignored.
     model_config = ConfigDict(extra="forbid")
+
+
+class FamilySection(ConfigModel):
+    """Fields every family section has. A family's own section model subclasses this."""
 
     enabled: bool = True
 

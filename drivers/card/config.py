@@ -6,9 +6,9 @@ import fnmatch
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from daemon.family import FamilySection
+from daemon.family import ConfigModel, FamilySection
 from drivers.card.atr import READABLE_CARDS, CardType
 
 
@@ -18,7 +18,7 @@ class NirMode(StrEnum):
     CLEAR = "clear"  # only when the operator explicitly wants the identifier itself
 
 
-class PcscSource(BaseModel):
+class PcscSource(ConfigModel):
     """One PC/SC service to watch. libpcsclite reads the socket path once per process, so a daemon
     can only talk to one pcscd: this list holds at most one entry."""
 
@@ -28,7 +28,7 @@ class PcscSource(BaseModel):
     )
 
 
-class PublicDataPolicy(BaseModel):
+class PublicDataPolicy(ConfigModel):
     """Opt-in reading of the public data of cards. Off unless a reader or a card type is listed."""
 
     readers: list[str] = Field(

@@ -6,14 +6,14 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
-from daemon.family import FamilySection
+from daemon.family import ConfigModel, FamilySection
 from drivers.cpap.exports import CsvMapping
 from drivers.cpap.observance import BoundaryRule
 
 
-class CpapSource(BaseModel):
+class CpapSource(ConfigModel):
     """One watched folder: where SD cards get mounted, or where export files are dropped."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="device id of the source (in topics)")
@@ -25,7 +25,7 @@ class CpapSource(BaseModel):
     settle_seconds: float = Field(0.5, ge=0, description="quiet time after the last change before reading")
 
 
-class Prescription(BaseModel):
+class Prescription(ConfigModel):
     """Per device or per patient: start of coverage (period anchor) and prescription end."""
 
     device_serial: str | None = None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from daemon.family import FamilySection
+from daemon.family import ConfigModel, FamilySection
 from drivers.scanner.decode import DEFAULT_GS_STAND_INS
 
 USB_ID = r"^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$"
@@ -14,9 +14,7 @@ USB_ID = r"^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$"
 TERMINATOR_CHARS = {"cr": ("\r", "\n"), "lf": ("\r", "\n"), "crlf": ("\r", "\n"), "tab": ("\t",), "none": ()}
 
 
-class ScannerDevice(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ScannerDevice(ConfigModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="device id, appears in topics")
     driver: Literal["hid", "serial"]
     path: str | None = Field(
@@ -52,8 +50,6 @@ class ScannerDevice(BaseModel):
 
 
 class ScannerSection(FamilySection):
-    model_config = ConfigDict(extra="forbid")
-
     devices: list[ScannerDevice] = Field(default_factory=list)
     usb_ids: list[str] = Field(
         default_factory=list,

@@ -8,11 +8,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from daemon.driver import Driver, DriverContext
-from daemon.family import CliCommands, DoctorCheck, FamilySection
+from daemon.family import CliCommands, ConfigModel, DoctorCheck, FamilySection
 from drivers.synthetic.driver import SCHEMA, SyntheticData, SyntheticDriver
 
 
-class SyntheticDevice(BaseModel):
+class SyntheticDevice(ConfigModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     rate: float = Field(10.0, ge=0, description="events per second; 0 = as fast as the outbox accepts")
     count: int | None = Field(None, ge=0, description="stop after this many events (None = forever)")

@@ -63,11 +63,11 @@ def test_family_section_problems_are_reported_with_the_family_prefix(tmp_path: P
 
 def test_a_mistyped_key_in_any_family_section_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_text(to_toml({"cpap": {"enabeld": False}, "card": {"enabeld": False}}))
+    path.write_text(to_toml({"cpap": {"enabeld": False}, "card": {"read_public_data": {"nir_mode": "hash"}}}))
     families, _ = load_families()
     problems = check_config(path, families)
     assert any(p.startswith("cpap.enabeld:") for p in problems)
-    assert any(p.startswith("card.enabeld:") for p in problems)
+    assert any(p.startswith("card.read_public_data.nir_mode:") for p in problems)  # belongs to [card]
 
 
 def test_a_named_file_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
