@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 
 # One requisite alternative: AIs (or patterns such as "31nn") that must all be present.
@@ -40,11 +40,12 @@ class AIDefinition:
     # The qualifier AIs allowed after it in a digital link path, in order; one tuple per alternative.
     qualifiers: tuple[tuple[str, ...], ...] = ()
 
-    @property
+    # Cached: the splitter asks for these at every field of every scan.
+    @cached_property
     def min_length(self) -> int:
         return sum(c.min_length for c in self.components if not c.optional)
 
-    @property
+    @cached_property
     def max_length(self) -> int:
         return sum(c.max_length for c in self.components)
 
@@ -138,5 +139,8 @@ def find_ai(text: str, start: int = 0) -> AIDefinition | None:
 
 
 def matches(ai: str, pattern: str) -> bool:
-    """Whether ``ai`` matches a requisite/exclusion pattern: an AI, or digits then "n" wildcards."""
-    return len(ai) == len(pattern) and all(p == "n" or p == a for a, p in zip(ai, pattern, strict=True))
+    """Whether ``ai`` matches a requisite/exclusion pattern: an AI, or digits then "n" wildcards
+    ("31nn", "394n": the dictionary only puts wildcards at the end)."""
+    if "n" not in pattern:
+        return ai == pattern
+    return len(ai) == len(pattern) and ai.startswith(pattern.rstrip("n"))
