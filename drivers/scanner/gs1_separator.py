@@ -8,8 +8,9 @@ needs one of two pieces of evidence:
 - a field that needs a separator ran to its maximum length and data went on (nothing but a lost
   separator or a corrupt value explains that), or
 - the last field, when free text, holds a complete, valid medicine/UDI field after its first
-  character (a lot ending "…21<serial>"), and that split is not pure chance: the embedded field
-  is long enough and the text is not all digits (digits give no boundary to see).
+  character (a lot ending "…21<serial>"), and that split is not pure chance: an embedded free
+  text field is at least MIN_EMBEDDED_TEXT long, and an all-digit value is only split as lot
+  then serial (an all-digit serial holding "10…" is far more often just a serial).
 
 Cost is bounded: the last value is at most 90 characters and each candidate is checked on its
 own tail only.
@@ -37,15 +38,18 @@ MIN_EMBEDDED_TEXT = 6
 _PAIRING_ONLY = frozenset({Problem.REQUIRED_AI_MISSING, Problem.EXCLUDED_AI_PAIR})
 
 
-def _embedded_field(value: str, present: set[str], today: date) -> bool:
-    all_digits = value.isdigit()
+def _embedded_field(own_ai: str, value: str, present: set[str], today: date) -> bool:
     for start in range(1, len(value) - 2):
         definition = find_ai(value, start)
         if definition is None or definition.ai not in _FOLLOWERS or definition.ai in present:
             continue
-        free_text = definition.ai in _FREE_TEXT_FOLLOWERS
-        if free_text and (all_digits or len(value) - start - len(definition.ai) < MIN_EMBEDDED_TEXT):
-            continue
+        if definition.ai in _FREE_TEXT_FOLLOWERS:
+            if len(value) - start - len(definition.ai) < MIN_EMBEDDED_TEXT:
+                continue
+            # Digits give no boundary to see, except for the pair GS stripping produces on every
+            # serialised medicine pack: a serial (21) run into the lot (10) before it.
+            if value.isdigit() and (own_ai, definition.ai) != ("10", "21"):
+                continue
         tail = split_element_string(value[start:])
         if tail.elements and not check_message(tail, today) - _PAIRING_ONLY:
             return True
@@ -61,4 +65,4 @@ def lost_separator_suspected(parsed: ParsedMessage, today: date) -> bool:
     if last.ai not in _SWALLOWERS:
         return False
     present = {element.ai for element in parsed.elements}
-    return _embedded_field(last.value, present, today)
+    return _embedded_field(last.ai, last.value, present, today)
