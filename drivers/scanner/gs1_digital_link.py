@@ -48,7 +48,10 @@ def _path_start(segments: list[str]) -> int | None:
 def split_digital_link(url: str) -> ParsedMessage | None:
     """The link's elements with the link-specific problems; None when the URL is not a digital link
     at all (no GS1 primary key in its path) and is better reported as a plain URL."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed "[" IPv6 host: not a link we can read at all
+        return None
     if url.partition(":")[0] not in _SCHEMES or not parts.netloc:  # urlsplit lowercases the scheme
         return None
     segments = [unquote(s) for s in parts.path.split("/")[1:]]

@@ -117,6 +117,11 @@ def test_an_invalid_digital_link_is_not_a_valid_plain_url(url: str, problem: Pro
     assert problem in payload.problems
 
 
+def test_an_unreadable_url_is_a_payload_not_an_error() -> None:
+    payload = decode_text(f"]Q1https://[fe80/01/{GTIN}", today=TODAY)
+    assert payload.kind == "url"
+
+
 def test_a_digital_link_behind_a_resolver_prefix() -> None:
     payload = decode_text(f"https://example.org/produits/01/{GTIN}/10/L1?17=270331", today=TODAY)
     assert (payload.kind, payload.valid, payload.lot, payload.cip13) == ("gs1", True, "L1", GTIN[1:])
