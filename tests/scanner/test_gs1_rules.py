@@ -10,6 +10,7 @@ import pytest
 from drivers.scanner.decode import decode_text
 from drivers.scanner.gs1 import encode_gs1
 from drivers.scanner.gs1_dictionary import ai_table
+from drivers.scanner.gs1_linters import LINTERS, UNCHECKED
 from drivers.scanner.payload import Problem
 
 TODAY = date(2026, 11, 24)
@@ -134,6 +135,13 @@ def test_every_dictionary_ai_has_a_consistent_definition() -> None:
         assert 1 <= definition.min_length <= definition.max_length <= 90
         if definition.predefined_length:
             assert definition.min_length == definition.max_length
+
+
+def test_every_linter_the_dictionary_names_is_checked_or_left_out_on_purpose() -> None:
+    """A new dictionary release naming a new content rule must not pass unnoticed."""
+    named = {name for d in ai_table().values() for c in d.components for name in c.linters}
+    assert named <= set(LINTERS) | UNCHECKED
+    assert not set(LINTERS) & UNCHECKED
 
 
 # Item 4: the symbology identifier decides first.
