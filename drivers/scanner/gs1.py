@@ -24,7 +24,7 @@ from drivers.scanner.gs1_syntax import (
 )
 from drivers.scanner.payload import GS1Element, Problem
 
-__all__ = ["GS", "GS1Decoded", "decode_digital_link", "decode_gs1", "encode_gs1"]
+__all__ = ["GS", "GS1Decoded", "decode_digital_link", "decode_gs1", "encode_gs1", "looks_like_hri"]
 
 
 _HRI_START = re.compile(r"\(\d+\)")
@@ -44,7 +44,8 @@ class GS1Decoded:
 
 
 def _fields(out: GS1Decoded, parsed: ParsedMessage, today: date) -> None:
-    """The consumer-facing fields, first occurrence of each AI; None where the value is invalid."""
+    """The consumer-facing fields from the first occurrence of each AI. Lot and serial are given as
+    read; a GTIN or date that cannot be read as one is None (its problem is already reported)."""
     values: dict[str, str] = {}
     for element in parsed.elements:
         values.setdefault(element.ai, element.value)
