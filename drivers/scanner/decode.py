@@ -11,10 +11,10 @@ import re
 from collections.abc import Iterable
 from datetime import date
 
-from drivers.scanner.aim import GS1_SYMBOLOGIES, QR_LIKE, split_aim
+from drivers.scanner.aim import GS1_SYMBOLOGIES, NUMERIC_SYMBOLOGIES, QR_LIKE, split_aim
 from drivers.scanner.checks import gs1_check_ok
 from drivers.scanner.french import ean13_kind, two_d_doc_header
-from drivers.scanner.gs1 import GS, GS1Decoded, decode_digital_link, decode_gs1
+from drivers.scanner.gs1 import GS, GS1Decoded, decode_digital_link, decode_gs1, looks_like_hri
 from drivers.scanner.hibc import decode_hibc, looks_like_hibc
 from drivers.scanner.payload import Kind, Problem, ScanPayload
 
@@ -139,6 +139,23 @@ def _digits(raw: str, symbology: str | None, data: str, extra: list[Problem]) ->
     return None
 
 
+def _by_symbology(
+    raw: str, symbology: str | None, data: str, today: date, extra: list[Problem]
+) -> ScanPayload | None:
+    """The payload the AIM identifier alone decides: GS1 symbols always go to the GS1 parser,
+    EAN/UPC/ITF-14 must hold exactly their number of digits. None: the identifier leaves it open."""
+    if symbology in GS1_SYMBOLOGIES:
+        return _gs1_payload(raw, symbology, decode_gs1(data, today), extra)
+    numeric = NUMERIC_SYMBOLOGIES.get(symbology or "")
+    if numeric is None:
+        return None
+    if not (data.isascii() and data.isdigit()):
+        return _simple(raw, symbology, numeric.kind, _merge(extra, [Problem.INVALID_CHARACTER]))
+    if len(data) != numeric.length:
+        return _simple(raw, symbology, numeric.kind, _merge(extra, [Problem.INVALID_LENGTH]))
+    return _digits(raw, symbology, data, extra)
+
+
 def decode_text(
     text: str,
     *,
@@ -161,6 +178,10 @@ def decode_text(
         complete = data.endswith("\x1e\x04") and data[4:6].isdigit()
         return _simple(raw, symbology, "iso15434", _merge(extra, [] if complete else [Problem.TRUNCATED]))
 
+    decided = _by_symbology(raw, symbology, data, today, extra)
+    if decided is not None:
+        return decided
+
     lowered = data.lower()
     if lowered.startswith(("http://", "https://")):
         link = decode_digital_link(data, today)
@@ -170,10 +191,9 @@ def decode_text(
             return linked
         return _simple(raw, symbology, "url", extra, url=data)
 
-    if symbology in GS1_SYMBOLOGIES or (GS in data and data.lstrip(GS)[:2].isdigit()) or data.startswith("("):
-        gs1 = decode_gs1(data, today)
-        if gs1.parsed or symbology in GS1_SYMBOLOGIES or GS in data:
-            return _gs1_payload(raw, symbology, gs1, extra)
+    if (GS in data and data.lstrip(GS)[:2].isdigit()) or looks_like_hri(data):
+        # No GS1 identifier, but GS-separated AIs or the bracketed form: checked as GS1 all the same.
+        return _gs1_payload(raw, symbology, decode_gs1(data, today), extra)
 
     if looks_like_hibc(data):
         hibc = decode_hibc(data, today)

@@ -51,6 +51,13 @@ class Problem(StrEnum):
     UNMAPPED_KEY = "unmapped_key"  # a key the layout cannot turn into a character
     TOO_LONG = "too_long"  # longer than the configured maximum; the rest was discarded
     CONTROL_CHARACTER = "control_character"  # an unexpected control character in the data
+    # GS1 syntax (rules from the GS1 Barcode Syntax Dictionary):
+    INVALID_CHARACTER = "invalid_character"  # outside the field's character set (CSET 82, digits…)
+    INVALID_LENGTH = "invalid_length"  # a value or a whole code too short or too long for its kind
+    INVALID_VALUE = "invalid_value"  # a field's content breaks its rule (zero piece number, bad flag…)
+    REQUIRED_AI_MISSING = "required_ai_missing"  # an AI without the AI(s) GS1 requires with it
+    EXCLUDED_AI_PAIR = "excluded_ai_pair"  # two AIs that GS1 forbids in one message (01 with 02…)
+    REPEATED_AI_CONFLICT = "repeated_ai_conflict"  # the same AI twice with different values
 
 
 class GS1Element(BaseModel):

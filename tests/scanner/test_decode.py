@@ -325,17 +325,23 @@ def test_biip_vector_lot_swallowing_the_best_before_date_is_flagged() -> None:
 @pytest.mark.parametrize(
     ("raw", "ais"),
     [
-        (f"]C115210526100329{GS}", ["15", "10"]),  # trailing GS
-        (f"]C115210526{GS}100329", ["15", "10"]),  # GS after a fixed-length field
+        (f"]C1010703206980498815210526100329{GS}", ["01", "15", "10"]),  # trailing GS
+        (f"]C1010703206980498815210526{GS}100329", ["01", "15", "10"]),  # GS after a fixed-length field
         (f"]C10107032069804988100329{GS}{GS}15210526", ["01", "10", "15"]),  # double GS
-        (f"]d27230EM123{GS}7231EM456{GS}7232EM789", ["7230", "7231", "7232"]),
-        ("]C1800307071324001022085952", ["8003"]),
+        (f"]d201070320698049887230EM123{GS}7231EM456{GS}7232EM789", ["01", "7230", "7231", "7232"]),
+        ("]C1800307071324001021085952", ["8003"]),  # biip's GRAI with its check digit corrected
     ],
 )
 def test_biip_vectors_redundant_separators_and_long_ais(raw: str, ais: list[str]) -> None:
     payload = decode_text(raw, today=TODAY)
     assert [e.ai for e in payload.elements or []] == ais
     assert payload.valid
+
+
+def test_biip_grai_vector_has_a_wrong_check_digit() -> None:
+    # biip's GRAI example "8003 0 7071324001022 085952" fails the GS1 check digit (1 expected, not 2).
+    payload = decode_text("]C1800307071324001022085952", today=TODAY)
+    assert payload.problems == [Problem.CHECK_DIGIT_INVALID]
 
 
 def test_biip_vector_data_left_after_a_full_lot() -> None:

@@ -37,10 +37,11 @@ def gtins(draw: st.DrawFn) -> str:
 
 
 @st.composite
-def yymmdds(draw: st.DrawFn) -> str:
+def yymmdds(draw: st.DrawFn, first_day: int = 0) -> str:
+    """Day 00 ("end of month") is allowed in 11/17 but not in 7003 (``first_day=1``)."""
     yy = draw(st.integers(0, 99))
     mm = draw(st.integers(1, 12))
-    dd = draw(st.integers(0, 28))
+    dd = draw(st.integers(first_day, 28))
     return f"{yy:02d}{mm:02d}{dd:02d}"
 
 
@@ -57,14 +58,16 @@ AI_VALUES: dict[str, st.SearchStrategy[str]] = {
     "240": x_values(30),
     "30": st.text("0123456789", min_size=1, max_size=8),
     "7003": st.builds(
-        lambda d, h, m: f"{d}{h:02d}{m:02d}", yymmdds(), st.integers(0, 23), st.integers(0, 59)
+        lambda d, h, m: f"{d}{h:02d}{m:02d}", yymmdds(first_day=1), st.integers(0, 23), st.integers(0, 59)
     ),
 }
 
 
 @st.composite
 def element_lists(draw: st.DrawFn) -> list[tuple[str, str]]:
-    ais = draw(st.lists(st.sampled_from(sorted(AI_VALUES)), min_size=1, max_size=5, unique=True))
+    # Every other AI here requires a GTIN (01) in the same message (GS1 pairing rules).
+    others = draw(st.lists(st.sampled_from(sorted(set(AI_VALUES) - {"01"})), max_size=4, unique=True))
+    ais = draw(st.permutations(["01", *others]))
     return [(ai, draw(AI_VALUES[ai])) for ai in ais]
 
 
