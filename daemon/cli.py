@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from daemon import __version__
-from daemon.config import EX_CONFIG, ConfigError, check_config, load_config
+from daemon.config import EX_CONFIG, ConfigError, check_config, file_problems, load_config
 from daemon.family import CliCommands, load_families
 from daemon.logs import setup_logging
 from daemon.outbox import OutboxError
@@ -35,6 +35,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     families, family_errors = load_families()
     try:
         config = load_config(args.config, families)
+        # The same file checks as `config check`: a TLS file we cannot use would otherwise only fail
+        # at each connection attempt, after READY, forever.
+        if problems := file_problems(config.settings):
+            raise ConfigError(problems)
     except ConfigError as exc:
         setup_logging()
         for line in exc.problems:

@@ -17,14 +17,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
+from daemon.config_checks import (
+    EnvValueError,
+    JsonCheckedEnvSource,
+    device_id_problems,
+    env_value_problem,
+    tls_problems,
+)
 from daemon.family import Family, FamilySection
 
 DEFAULT_CONFIG_PATH = Path("/etc/passerelle/config.toml")
@@ -74,8 +91,21 @@ class MqttSettings(Strict):
         description="QoS 1 publishes awaiting PUBACK at once (at most the broker's MQTT 5 Receive Maximum)",
     )
     reconnect_min_seconds: float = Field(0.5, gt=0, description="first reconnection delay (jittered)")
-    reconnect_max_seconds: float = Field(30.0, gt=0, description="cap of the exponential reconnection delay")
+    reconnect_max_seconds: float = Field(
+        30.0,
+        gt=0,
+        validate_default=True,  # so that a minimum set above the default maximum is caught
+        description="cap of the exponential reconnection delay",
+    )
     tls: TlsSettings = TlsSettings()
+
+    @field_validator("reconnect_max_seconds")
+    @classmethod
+    def _max_not_below_min(cls, value: float, info: ValidationInfo) -> float:
+        minimum = info.data.get("reconnect_min_seconds")  # absent when it was itself invalid
+        if minimum is not None and value < minimum:
+            raise ValueError("must not be below mqtt.reconnect_min_seconds")
+        return value
 
     @field_validator("base_topic")
     @classmethod
@@ -214,13 +244,7 @@ def load_config(
             raise ConfigError([f"config: file {config_path} does not exist"])
         config_path = None
     if config_path is not None:
-        try:
-            with config_path.open("rb") as fh:
-                tomllib.load(fh)  # parse once here for a clear message; the source re-reads it
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError([f"config: {config_path} is not valid TOML ({exc})"]) from exc
-        except OSError as exc:
-            raise ConfigError([f"config: cannot read {config_path} ({exc.strerror})"]) from exc
+        _check_toml(config_path)  # parse once here for a clear message; the source re-reads it
 
     base = settings_class(families.values())
     toml_file = config_path
@@ -235,7 +259,7 @@ def load_config(
             dotenv_settings: PydanticBaseSettingsSource,
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
-            sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+            sources: list[PydanticBaseSettingsSource] = [init_settings, JsonCheckedEnvSource(settings_cls)]
             if toml_file is not None:
                 sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
             return tuple(sources)
@@ -244,6 +268,14 @@ def load_config(
         settings: CoreSettings = Settings(**dict(overrides or {}))
     except ValidationError as exc:
         raise ConfigError(format_problems(exc)) from exc
+    except SettingsError as exc:
+        if isinstance(exc.__cause__, EnvValueError):
+            env = CoreSettings.model_config
+            problem = env_value_problem(
+                exc.__cause__.field_name, str(env.get("env_prefix")), str(env.get("env_nested_delimiter"))
+            )
+            raise ConfigError([problem]) from exc
+        raise ConfigError([f"config: {exc}"]) from exc
 
     sections: dict[str, FamilySection] = {}
     problems: dict[str, list[str]] = {}
@@ -252,6 +284,9 @@ def load_config(
             sections[name] = family.section_model.model_validate(settings.family_section(name))
         except ValidationError as exc:
             problems[name] = format_problems(exc, prefix=f"{name}.")
+    contradictions = device_id_problems(sections, families)
+    if contradictions:
+        raise ConfigError(contradictions + [line for lines in problems.values() for line in lines])
     return LoadedConfig(settings=settings, sections=sections, section_problems=problems, source=config_path)
 
 
@@ -261,13 +296,26 @@ def check_config(path: Path | None, families: Mapping[str, Family]) -> list[str]
         loaded = load_config(path, families)
     except ConfigError as exc:
         return exc.problems
-    lines = [line for family_lines in loaded.section_problems.values() for line in family_lines]
-    tls = loaded.settings.mqtt.tls
-    if tls.enabled:
-        for name in ("ca_file", "cert_file", "key_file"):
-            value = getattr(tls, name)
-            if value is not None and not Path(value).is_file():
-                lines.append(f"mqtt.tls.{name}: file does not exist")
-        if (tls.cert_file is None) != (tls.key_file is None):
-            lines.append("mqtt.tls: cert_file and key_file go together")
-    return lines
+    family_lines = [line for lines in loaded.section_problems.values() for line in lines]
+    return file_problems(loaded.settings) + family_lines
+
+
+def file_problems(settings: CoreSettings) -> list[str]:
+    """Files named by the core settings that this machine cannot use (checked apart from
+    ``load_config``, which validates a configuration wherever it is read, e.g. the documented example)."""
+    return tls_problems(settings.mqtt.tls)
+
+
+def _check_toml(path: Path) -> None:
+    """A file that is not TOML, not UTF-8 (TOML must be) or not readable is one clear problem line."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"config: cannot read {path} ({exc.strerror})"]) from exc
+    try:
+        tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        message = f"config: {path} is not UTF-8 text (invalid byte at offset {exc.start}); TOML must be UTF-8"
+        raise ConfigError([message]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"config: {path} is not valid TOML ({exc})"]) from exc

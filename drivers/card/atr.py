@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import operator
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -61,6 +62,36 @@ def atr_hex(atr: bytes) -> str:
     return atr.hex(" ").upper()
 
 
+def tck_index(atr: bytes) -> int | None:
+    """Where the check byte TCK must be, or None when the ATR declares no TCK.
+
+    ISO 7816-3: T0's high nibble says which of TA1..TD1 follow, each TDi's high nibble which of the next
+    group; T0's low nibble counts the historical bytes. TCK follows them when any TDi names a protocol
+    other than T=0. An ATR cut short of its own interface bytes gets the index past its end."""
+    if len(atr) < 2:
+        return None
+    presence, historical = atr[1] >> 4, atr[1] & 0x0F
+    position, other_protocol = 2, False
+    while True:
+        position += (presence & 0x7).bit_count()  # TAi, TBi, TCi
+        if not presence & 0x8:  # no TDi: the last group
+            break
+        if position >= len(atr):
+            return position
+        other_protocol |= atr[position] & 0x0F != 0
+        presence = atr[position] >> 4
+        position += 1
+    return position + historical if other_protocol else None
+
+
+def checksum_ok(atr: bytes) -> bool:
+    """True when the ATR needs no TCK, or ends with one that makes T0..TCK XOR to zero."""
+    index = tck_index(atr)
+    if index is None:
+        return True
+    return index == len(atr) - 1 and functools.reduce(operator.xor, atr[1:], 0) == 0
+
+
 @dataclass(frozen=True, slots=True)
 class _Pattern:
     card_type: CardType
@@ -105,16 +136,21 @@ _PATTERNS: tuple[_Pattern, ...] = (
         "3B AC 00 40 2A 00 12 25 00 64 80 00 03 10 00 90 00",
         "FF 00 00 00 00 FF FF FF FF FF FF 00 00 00 FF FF FF",
     ),
+    # CPS3 contactless: version bytes vary, and so does the TCK that covers them; classify() checks
+    # the TCK itself, so a changed version with its right TCK matches and a wrong TCK does not.
     _masked(
         CardType.CPS3_CONTACTLESS,
         "3B 8F 80 01 00 31 B8 64 04 B0 EC C1 73 94 01 80 82 90 00 0E",
-        "FF FF FF FF FF FF FF FF 00 00 FF C0 FF FF FF FF FF FF FF FF",
+        "FF FF FF FF FF FF FF FF 00 00 FF C0 FF FF FF FF FF FF FF 00",
     ),
 )
 
 
 def classify(atr: bytes) -> CardType:
-    """First match wins: the table goes from exact to looser patterns."""
+    """First match wins: the table goes from exact to looser patterns. An ATR whose TCK does not check
+    was garbled on the way (or forged): it is no known card."""
+    if not checksum_ok(atr):
+        return CardType.UNKNOWN
     for pattern in _PATTERNS:
         if pattern.matches(atr):
             return pattern.card_type

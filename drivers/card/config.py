@@ -57,6 +57,12 @@ class CardSection(FamilySection):
     reconnect_max_s: float = Field(default=5.0, gt=0, le=300)
 
     @model_validator(mode="after")
+    def _backoff_in_order(self) -> CardSection:
+        if self.reconnect_initial_s > self.reconnect_max_s:
+            raise ValueError("reconnect_initial_s must not be above reconnect_max_s")
+        return self
+
+    @model_validator(mode="after")
     def _salt_for_hash(self) -> CardSection:
         if self.nir_mode is NirMode.HASH and (self.nir_salt is None or not self.nir_salt.get_secret_value()):
             raise ValueError("nir_mode = hash needs a non-empty nir_salt")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from daemon.driver import (
@@ -21,18 +22,16 @@ from daemon.driver import (
     RequestHandler,
 )
 from drivers.card.atr import PATIENT_CARDS, PROFESSIONAL_CARDS, CardType, Classification, describe
+from drivers.card.card_data import CardSource, card_data
 from drivers.card.config import CardSection, PcscSource
 from drivers.card.events import (
     CARD_DATA_SCHEMA,
     CARD_SCHEMA,
-    Beneficiary,
     CardData,
     CardEvent,
-    CpxHolder,
-    SlotState,
     SlotStatusName,
 )
-from drivers.card.identity import ReaderName, device_id, parse_reader_name
+from drivers.card.identity import device_id, parse_reader_name
 from drivers.card.monitor import (
     Observation,
     PcscMonitor,
@@ -42,49 +41,16 @@ from drivers.card.monitor import (
     ServiceUp,
     SlotStatus,
 )
-from drivers.card.nir import nir_key_ok, protect
 from drivers.card.pcsc_api import PcscApi, ScardApi, bind_socket
 from drivers.card.public_read import PublicDataReader, ReadResult
+from drivers.card.slots import CARD_STATUSES, Reader, Slot, slot_holding
 from drivers.card.snapshot import slot_status
-from drivers.card.vitale import iso_birth_date
 
 log = logging.getLogger(__name__)
 
 FAMILY_NAME = "card"
 DRIVER_NAME = "pcsc"
 OWN_USE_GRACE_S = 1.0  # our own read makes pcscd report "in use": ignore that for this long after it
-CARD_STATUSES = ("present", "in_use", "mute")
-
-
-@dataclass
-class _Slot:
-    pcsc_name: str
-    slot: int
-    status: SlotStatusName = "unavailable"
-    atr: bytes | None = None
-    card: Classification | None = None
-    own_use_until: float = 0.0
-
-    @property
-    def has_card(self) -> bool:
-        return self.status in CARD_STATUSES
-
-    def state(self) -> SlotState:
-        card = self.card if self.has_card else None
-        return SlotState(
-            slot=self.slot,
-            status=self.status,
-            card_type=card.card_type if card else None,
-            atr=card.atr if card else None,
-            label=card.label if card else None,
-        )
-
-
-@dataclass
-class _Reader:
-    info: DeviceInfo
-    name: ReaderName
-    slots: dict[int, _Slot] = field(default_factory=dict)
 
 
 class CardDriver:
@@ -102,7 +68,7 @@ class CardDriver:
         self._context = context
         self._api = api
         self._public_reader = public_reader
-        self._readers: dict[str, _Reader] = {}
+        self._readers: dict[str, Reader] = {}
         self._by_name: dict[str, tuple[str, int]] = {}
         self._queue: asyncio.Queue[Observation | DriverItem] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -223,14 +189,14 @@ class CardDriver:
             info = DeviceInfo(
                 id=ident, family=FAMILY_NAME, driver=DRIVER_NAME, model=name.model, interface=name.base
             )
-            existing = self._readers[ident] = _Reader(info=info, name=name)
+            existing = self._readers[ident] = Reader(info=info, name=name)
             yield DeviceChange(info)
         elif existing.info.state is not DeviceState.ONLINE:
             existing.info = replace(existing.info, state=DeviceState.ONLINE, problem=None)
             yield DeviceChange(existing.info)
         slot = existing.slots.get(name.slot)
         if slot is None:
-            existing.slots[name.slot] = _Slot(pcsc_name=pcsc_name, slot=name.slot)
+            existing.slots[name.slot] = Slot(pcsc_name=pcsc_name, slot=name.slot)
         else:
             slot.pcsc_name = pcsc_name
         self._by_name[pcsc_name] = (ident, name.slot)
@@ -272,11 +238,12 @@ class CardDriver:
             yield self._event(reader, "state", slot)
 
     def _inserted(
-        self, reader: _Reader, slot: _Slot, status: SlotStatusName, atr: bytes | None
+        self, reader: Reader, slot: Slot, status: SlotStatusName, atr: bytes | None
     ) -> Iterator[DriverItem]:
         slot.status = status
         slot.atr = atr
         slot.card = describe(atr) if atr else None
+        slot.card_session_id = str(uuid.uuid4())
         yield self._event(reader, "inserted", slot)
         if slot.card is not None and self._section.read_public_data.allows(
             reader.info.id, slot.card.card_type
@@ -284,22 +251,24 @@ class CardDriver:
             self._spawn(self._read_and_publish(reader, slot))
 
     def _removed(
-        self, reader: _Reader, slot: _Slot, reason: str | None, new_status: SlotStatusName
+        self, reader: Reader, slot: Slot, reason: str | None, new_status: SlotStatusName
     ) -> DriverEvent:
-        card = slot.card
-        slot.status, slot.atr, slot.card = new_status, None, None
-        return self._event(reader, "removed", slot, card=card, reason=reason)
+        card, session = slot.card, slot.card_session_id
+        slot.status, slot.atr, slot.card, slot.card_session_id = new_status, None, None, None
+        return self._event(reader, "removed", slot, card=card, card_session_id=session, reason=reason)
 
     def _event(
         self,
-        reader: _Reader,
+        reader: Reader,
         kind: str,
-        slot: _Slot,
+        slot: Slot,
         *,
         card: Classification | None = None,
+        card_session_id: str | None = None,
         reason: str | None = None,
     ) -> DriverEvent:
-        card = card or (slot.card if slot.has_card else None)
+        if card is None and slot.has_card:
+            card, card_session_id = slot.card, slot.card_session_id
         slots = [reader.slots[number].state() for number in sorted(reader.slots)]
         data = CardEvent(
             event=kind,
@@ -309,10 +278,11 @@ class CardDriver:
             atr=card.atr if card else None,
             card_type=card.card_type if card else None,
             label=card.label if card else None,
+            card_session_id=card_session_id if card else None,
             reason=reason,
             slots=slots,
-            patient_card_slot=_slot_holding(slots, PATIENT_CARDS),
-            professional_card_slot=_slot_holding(slots, PROFESSIONAL_CARDS),
+            patient_card_slot=slot_holding(slots, PATIENT_CARDS),
+            professional_card_slot=slot_holding(slots, PROFESSIONAL_CARDS),
         )
         return DriverEvent(device=reader.info, schema=CARD_SCHEMA, data=data, retained_state="state")
 
@@ -323,22 +293,26 @@ class CardDriver:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _read_and_publish(self, reader: _Reader, slot: _Slot) -> CardData:
+    async def _read_and_publish(self, reader: Reader, slot: Slot) -> CardData:
         data = await self.read_public_data(reader, slot)
         self._queue.put_nowait(DriverEvent(device=reader.info, schema=CARD_DATA_SCHEMA, data=data))
         return data
 
-    async def read_public_data(self, reader: _Reader, slot: _Slot) -> CardData:
-        card = slot.card
+    async def read_public_data(self, reader: Reader, slot: Slot) -> CardData:
+        card, session = slot.card, slot.card_session_id
         assert card is not None
         pcsc_name = slot.pcsc_name
         if pcsc_name in self._reading:
             result = ReadResult("in_use", "a previous read of this card is still pending")
         else:
             result = await self._read_in_thread(slot, card.card_type)
-        return self._card_data(reader, slot.slot, card.card_type, result)
+        if slot.card_session_id != session:
+            # Pulled (maybe swapped) during the read: what was read may belong to either card.
+            result = ReadResult("card_removed", "the card left the slot during the read")
+        source = CardSource(reader.name.base, reader.info.id, slot.slot, card.card_type, session)
+        return card_data(source, self._section, result)
 
-    async def _read_in_thread(self, slot: _Slot, card_type: CardType) -> ReadResult:
+    async def _read_in_thread(self, slot: Slot, card_type: CardType) -> ReadResult:
         loop = asyncio.get_running_loop()
         if self._public_reader is None:
             self._public_reader = PublicDataReader()
@@ -358,39 +332,6 @@ class CardDriver:
         except TimeoutError:
             # The worker stays blocked until the card answers; the card is never reset to free it.
             return ReadResult("timeout", f"no answer within {self._section.read_timeout_s:.1f} s")
-
-    def _card_data(self, reader: _Reader, slot: int, card_type: CardType, result: ReadResult) -> CardData:
-        salt = self._section.nir_salt.get_secret_value() if self._section.nir_salt else None
-        beneficiaries = []
-        for person in result.beneficiaries:
-            clear, hashed = protect(person.nir, self._section.nir_mode, salt) if person.nir else (None, None)
-            beneficiaries.append(
-                Beneficiary(
-                    last_name=person.last_name,
-                    first_name=person.first_name,
-                    birth_date=iso_birth_date(person.birth_date),
-                    nir=clear,
-                    nir_hash=hashed,
-                    nir_valid=nir_key_ok(person.nir) if person.nir else None,
-                )
-            )
-        # RawHolder and CpxHolder have the same fields: pydantic copies them.
-        holder = None
-        if result.holder is not None:
-            holder = CpxHolder.model_validate(result.holder, from_attributes=True)
-        if result.status != "ok":
-            log.info("public data read on %s slot %d: %s", reader.info.id, slot, result.status)
-        return CardData(
-            reader=reader.name.base,
-            reader_id=reader.info.id,
-            slot=slot,
-            card_type=card_type,
-            status=result.status,
-            error=result.error,
-            nir_mode=self._section.nir_mode.value,
-            beneficiaries=beneficiaries,
-            holder=holder,
-        )
 
     async def _handle_read_request(self, request: Mapping[str, Any]) -> Any:
         reader_id = request.get("reader_id")
@@ -422,13 +363,6 @@ class CardDriver:
             }
             for reader in self._readers.values()
         ]
-
-
-def _slot_holding(slots: list[SlotState], kinds: frozenset[CardType]) -> int | None:
-    for state in slots:
-        if state.card_type in kinds:
-            return state.slot
-    return None
 
 
 def create_drivers(section: CardSection, context: DriverContext) -> list[CardDriver]:

@@ -11,6 +11,11 @@ from drivers.card.atr import CardType
 CARD_SCHEMA = "passerelle.card/1"
 CARD_DATA_SCHEMA = "passerelle.card-data/1"
 
+CARD_SESSION_DOC = (
+    "random id given to a card when it is inserted (a new one at each insertion, even of the same card): "
+    "compare it between a read and its use to notice a card swapped in between"
+)
+
 SlotStatusName = Literal["empty", "present", "in_use", "mute", "unavailable"]
 
 
@@ -20,6 +25,7 @@ class SlotState(BaseModel):
     card_type: CardType | None = None
     atr: str | None = None
     label: str | None = None
+    card_session_id: str | None = Field(default=None, description=CARD_SESSION_DOC)
 
 
 class CardEvent(BaseModel):
@@ -32,6 +38,7 @@ class CardEvent(BaseModel):
     atr: str | None = Field(default=None, description="ATR in upper-case hex with spaces")
     card_type: CardType | None = None
     label: str | None = None
+    card_session_id: str | None = Field(default=None, description=CARD_SESSION_DOC)
     reason: str | None = Field(default=None, description="why a card was reported removed, when not pulled")
     slots: list[SlotState] = Field(description="every slot of the reader after this event")
     patient_card_slot: int | None = Field(default=None, description="slot holding a Vitale card, if any")
@@ -62,6 +69,7 @@ class CardData(BaseModel):
     reader_id: str
     slot: int
     card_type: CardType
+    card_session_id: str | None = Field(default=None, description=CARD_SESSION_DOC)
     status: Literal["ok", "in_use", "timeout", "error", "unsupported", "card_removed"]
     error: str | None = None
     nir_mode: str

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from daemon.driver import DeviceChange, DeviceInfo, DriverContext, DriverEvent, DriverItem, RequestHandler
+from daemon.event_ids import stable_event_id
 from drivers.cpap.config import CpapSection, CpapSource
 from drivers.cpap.exports import read_export
 from drivers.cpap.feed import DeviceBatch, Plan, device_id, plan_import
@@ -67,6 +68,7 @@ class ObservanceDriver:
         self.today = today  # the clock of prescription alerts (injectable for tests)
         self._reviewed_on: date | None = None
         self.section = section
+        self.station = context.station
         self.ledger = Ledger(context.state_dir / "cpap" / source.id)
         self.watch = FolderWatch(
             source.path, source.depth, source.fallback_poll_seconds, source.settle_seconds
@@ -201,7 +203,8 @@ class ObservanceDriver:
                 device=device,
                 schema=ev.schema,
                 data=ev.data,
-                event_id=ev.event_id,
+                # The planner's id is stable per source and content; the station makes it fleet-unique.
+                event_id=stable_event_id(self.station, "cpap", self.source.id, str(ev.event_id)),
                 retained_state=ev.retained_state,
                 ack=ack,
             )

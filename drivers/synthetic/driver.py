@@ -4,16 +4,17 @@ import asyncio
 import contextlib
 import functools
 import time
-import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
+from uuid import UUID
 
 from pydantic import BaseModel
 
 from daemon.driver import DeviceChange, DeviceInfo, DriverEvent, DriverItem, RequestHandler
+from daemon.event_ids import stable_event_id
 
 SCHEMA = "passerelle.synthetic/1"
-NAMESPACE = uuid.UUID("6f1c1d52-6a43-4a0e-9d0e-6b7a1f6a8c11")
+FAMILY_NAME = "synthetic"
 SAVE_EVERY = 100  # acknowledged events between progress saves
 
 
@@ -22,8 +23,8 @@ class SyntheticData(BaseModel):
     filler: str = ""
 
 
-def event_id_for(device_id: str, seq: int) -> uuid.UUID:
-    return uuid.uuid5(NAMESPACE, f"{device_id}:{seq}")
+def event_id_for(station: str, device_id: str, seq: int) -> UUID:
+    return stable_event_id(station, FAMILY_NAME, device_id, str(seq))
 
 
 class SyntheticDriver:
@@ -31,12 +32,14 @@ class SyntheticDriver:
         self,
         device_id: str,
         *,
+        station: str,
         rate: float,
         count: int | None,
         payload_bytes: int,
         progress_file: Path | None,
     ) -> None:
-        self.device = DeviceInfo(id=device_id, family="synthetic", driver="synthetic", model="test pattern")
+        self.device = DeviceInfo(id=device_id, family=FAMILY_NAME, driver="synthetic", model="test pattern")
+        self.station = station
         self.rate = rate
         self.count = count
         self.filler = "x" * payload_bytes
@@ -96,12 +99,12 @@ class SyntheticDriver:
                 next_at += interval
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
             ack: asyncio.Future[None] | None = None
-            event_id: uuid.UUID | None = None  # the core's UUIDv7
+            event_id: UUID | None = None  # the core's UUIDv7
             if self.progress_file is not None:  # acknowledgements and stable ids only matter for resuming
                 ack = loop.create_future()
                 ack.add_done_callback(functools.partial(self._on_ack, seq))
                 self._pending.add(ack)
-                event_id = event_id_for(self.device.id, seq)
+                event_id = event_id_for(self.station, self.device.id, seq)
             yield DriverEvent(
                 device=self.device,
                 schema=SCHEMA,

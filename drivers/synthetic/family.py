@@ -20,7 +20,7 @@ class SyntheticDevice(ConfigModel):
     resume: bool = Field(
         True,
         description="continue numbering after a restart (progress in the state directory); event ids "
-        "then derive from the device id and number, so a resent event keeps its id",
+        "then derive from the station, device id and number, so a resent event keeps its id",
     )
 
 
@@ -39,6 +39,7 @@ class SyntheticFamily:
         return [
             SyntheticDriver(
                 d.id,
+                station=context.station,
                 rate=d.rate,
                 count=d.count,
                 payload_bytes=d.payload_bytes,

@@ -8,7 +8,34 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drivers.card.atr import SMARTCARD_LIST, AtrError, CardType, classify, describe, lookup_label, parse_atr
+from drivers.card.atr import (
+    SMARTCARD_LIST,
+    AtrError,
+    CardType,
+    checksum_ok,
+    classify,
+    describe,
+    lookup_label,
+    parse_atr,
+    tck_index,
+)
+
+CPS3_CONTACTLESS = parse_atr("3B 8F 80 01 00 31 B8 64 04 B0 EC C1 73 94 01 80 82 90 00 0E")
+
+
+def with_tck(body: bytes) -> bytes:
+    """TS..last historical byte, then the TCK that makes T0..TCK XOR to zero."""
+    tck = 0
+    for byte in body[1:]:
+        tck ^= byte
+    return body + bytes([tck])
+
+
+def cps3_contactless_version(b8: int, b9: int, b11_low: int) -> bytes:
+    """The contactless CPS3 ATR with the bytes its issuer varies (versions) set."""
+    body = bytearray(CPS3_CONTACTLESS[:-1])
+    body[8], body[9], body[11] = b8, b9, (body[11] & 0xC0) | b11_low
+    return bytes(body)
 
 
 @pytest.mark.parametrize(
@@ -30,7 +57,9 @@ from drivers.card.atr import SMARTCARD_LIST, AtrError, CardType, classify, descr
         ("3B AC 00 40 2A 00 12 25 00 64 80 82 02 12 00 90 00", CardType.CPS3),
         ("3B AC 00 40 2A 00 12 25 00 64 80 82 02 12 00 90 01", CardType.UNKNOWN),
         ("3B 8F 80 01 00 31 B8 64 04 B0 EC C1 73 94 01 80 82 90 00 0E", CardType.CPS3_CONTACTLESS),
-        ("3B 8F 80 01 00 31 B8 64 AA BB EC C1 73 94 01 80 82 90 00 0E", CardType.CPS3_CONTACTLESS),
+        ("3B 8F 80 01 00 31 B8 64 AA BB EC C1 73 94 01 80 82 90 00 AB", CardType.CPS3_CONTACTLESS),
+        ("3B 8F 80 01 00 31 B8 64 AA BB EC C1 73 94 01 80 82 90 00 0E", CardType.UNKNOWN),  # stale TCK
+        ("3B 9B 18 80 01 00 12 25 00 64 80 04 01 00 00 90 45", CardType.UNKNOWN),  # CPS4, wrong TCK
         ("3B 8F 80 01 00 31 B8 64 04 B0 EC 01 73 94 01 80 82 90 00 0E", CardType.UNKNOWN),
         ("3B 9B 18 80 01 00 12 25 00 64 80 04 01 00 00 90 44", CardType.CPS4),
         ("3B 9B 18 80 01 00 12 25 00 64 80 00 04 01 00 90 44", CardType.CPS4),
@@ -83,3 +112,30 @@ def test_known_types_use_our_label_not_the_list() -> None:
 @given(st.binary(min_size=2, max_size=33))
 def test_any_atr_classifies_without_error(atr: bytes) -> None:
     assert classify(atr) in set(CardType)
+
+
+@given(st.integers(0, 255), st.integers(0, 255), st.integers(0, 0x3F))
+def test_a_cps3_contactless_version_change_with_its_tck_classifies(b8: int, b9: int, b11_low: int) -> None:
+    assert classify(with_tck(cps3_contactless_version(b8, b9, b11_low))) is CardType.CPS3_CONTACTLESS
+
+
+@given(st.integers(0, 255), st.integers(0, 255), st.integers(0, 0x3F), st.integers(1, 255))
+def test_a_cps3_contactless_atr_with_a_wrong_tck_does_not(b8: int, b9: int, b11_low: int, error: int) -> None:
+    atr = with_tck(cps3_contactless_version(b8, b9, b11_low))
+    garbled = atr[:-1] + bytes([atr[-1] ^ error])
+    assert not checksum_ok(garbled)
+    assert classify(garbled) is CardType.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("atr", "index"),
+    [
+        ("3B 75 13 00 00 47 09 EA 90 00", None),  # T=0 only: no TCK
+        ("3B AC 00 40 2A 00 12 25 00 64 80 00 03 10 00 90 00", None),  # TD1 says T=0 again
+        ("3B 9B 18 80 01 00 12 25 00 64 80 04 01 00 00 90 44", 16),  # TD2 says T=1
+        ("3B 8F 80 01 00 31 B8 64 04 B0 EC C1 73 94 01 80 82 90 00 0E", 19),
+        ("3B 88 80", 3),  # cut short of its TD2: past the end, never checks
+    ],
+)
+def test_tck_position_follows_the_interface_bytes(atr: str, index: int | None) -> None:
+    assert tck_index(parse_atr(atr)) == index

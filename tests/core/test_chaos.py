@@ -52,7 +52,7 @@ async def wait_for_count(subscriber: PersistentSubscriber, count: int, timeout: 
     while len(subscriber.received) < count:
         if time.monotonic() > deadline:
             have = {e for e in subscriber.received}
-            missing = [s for s in range(TOTAL) if str(event_id_for("chaos", s)) not in have]
+            missing = [s for s in range(TOTAL) if str(event_id_for("test", "chaos", s)) not in have]
             raise AssertionError(f"stuck at {len(have)} of {count} events; first missing seqs {missing[:20]}")
         await asyncio.sleep(0.05)
 
@@ -91,7 +91,7 @@ async def test_every_event_survives_broker_restarts_and_daemon_kills(
         listening.cancel()
         await asyncio.gather(listening, return_exceptions=True)
 
-    expected = {str(event_id_for("chaos", seq)) for seq in range(TOTAL)}
+    expected = {str(event_id_for("test", "chaos", seq)) for seq in range(TOTAL)}
     missing = expected - set(subscriber.received)
     duplicates = subscriber.messages - len(subscriber.received)
     print(
