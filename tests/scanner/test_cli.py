@@ -60,7 +60,7 @@ def test_decode_from_evdev_recording(capsys: pytest.CaptureFixture[str], tmp_pat
     typist = Typist(FR, gs_mode="alt")
     events = typist.type("]d2010340093000023610AB\x1d21X/Y")
     typist.pause(1.0)
-    events += typist.type("]C010101234567")
+    events += typist.type("]C010101234564")
     recording = tmp_path / "scanner.evdev"
     recording.write_bytes(pack(events))
     code, out = run(capsys, "decode", "--from-evdev", str(recording), "--layout", "fr")
@@ -70,7 +70,7 @@ def test_decode_from_evdev_recording(capsys: pytest.CaptureFixture[str], tmp_pat
     assert found[0]["serial"] == "X/Y"
     # The same recording read with the wrong layout shows the classic mismatch, not a crash.
     _, wrong = run(capsys, "decode", "--from-evdev", str(recording), "--layout", "us")
-    assert payloads(wrong)[1]["raw"] != "]C010101234567"
+    assert payloads(wrong)[1]["raw"] != "]C010101234564"
 
 
 def test_unescape() -> None:

@@ -35,15 +35,15 @@ async def test_crlf_gives_no_empty_scans_and_tab_terminator(serial_rig: Callable
     assert (await stream.scan()).kind == "cip13"
     assert (await stream.scan()).kind == "acl13"
     sim_tab, stream_tab, _ = await serial_rig(terminator="tab")
-    await sim_tab.scan("10101234567\r", terminator=b"\t")
-    assert (await stream_tab.scan()).raw == "10101234567\r"
+    await sim_tab.scan("10101234564\r", terminator=b"\t")
+    assert (await stream_tab.scan()).raw == "10101234564\r"
 
 
 async def test_trickled_bytes_make_one_scan(serial_rig: Callable[..., Any]) -> None:
     sim, stream, _ = await serial_rig()
-    await sim.scan("]C010101234567", byte_interval=0.002)
+    await sim.scan("]C010101234564", byte_interval=0.002)
     payload = await stream.scan()
-    assert (payload.kind, payload.identifier) == ("rpps", "10101234567")
+    assert (payload.kind, payload.identifier) == ("rpps", "10101234564")
 
 
 async def test_missing_terminator_is_flushed_after_idle_gap(serial_rig: Callable[..., Any]) -> None:
