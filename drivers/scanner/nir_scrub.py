@@ -4,15 +4,18 @@ A NIR-shaped run is a run of digits (2A/2B allowed for Corsica) in which single 
 non-breaking or thin spaces may separate the characters. It is a NIR when, once the separators are
 removed, it is
 
-- 13 characters with the shape of a NIR body (``drivers.nir``) and, when written without
-  separators, not a valid EAN-13 (so a CIP13 or any product code with a good check digit stays
-  readable), or
+- 13 characters with the shape of a NIR body (``drivers.nir``), unless the whole scan is those 13
+  digits and they are a valid EAN-13 (a CIP13 or any product code with a good check digit stays
+  readable; the same digits after a label, in a GS1 field or in a URL are masked), or
 - 15 characters: a NIR body and its correct key.
 
-Runs are taken whole: 13 or 15 characters between non-digits. Inside longer runs a keyed NIR (15
-characters whose key checks) is also looked for, but only where free text can hold one: the raw text
-of scans that are not GS1 or HIBC, GS1 company-internal AIs 91-99, opaque identifiers. Elsewhere a
-long digit run is a GTIN, a serial or a date, and sliding over it would blank real product data.
+Runs are taken whole: 13 or 15 characters between non-digits. Inside longer runs NIRs are also looked
+for, but only where free text can hold one: the raw text of scans that are not GS1 or HIBC, GS1
+company-internal AIs 91-99, opaque identifiers. There a keyed NIR (15 characters whose key checks)
+is found anywhere in the run, and a 13-character body too when the run is written with separators
+(a person's way of writing it) or sits in a 2D-Doc (whose fields are glued to their two-character
+ids). Elsewhere a long digit run is a GTIN, a serial or a date, and sliding over it would blank real
+product data.
 
 What is found in one field is masked in all of them, ``raw`` included (a NIR in AI 91 also sits in
 the raw GS1 string).
@@ -42,38 +45,48 @@ _STRUCTURED_KINDS = frozenset({"gs1", "hibc"})
 MASK = "*"
 
 
-def _keyed_windows(run: str, compact: str) -> list[str]:
-    """Keyed NIRs inside a longer run, as written in ``run`` (separators included)."""
+def _windows(run: str, compact: str, bodies: bool) -> list[str]:
+    """NIRs inside a longer run, as written in ``run`` (separators included): keyed ones, and with
+    ``bodies`` also 13-character bodies without their key."""
     positions = [i for i, char in enumerate(run) if char not in _SEPARATORS]
     found, start = [], 0
-    while start + 15 <= len(compact):
+    while start + 13 <= len(compact):
         if nir_key_ok(compact[start : start + 15]):
-            found.append(run[positions[start] : positions[start + 14] + 1])
-            start += 15
+            size = 15
+        elif bodies and nir_body_shaped(compact[start : start + 13]):
+            size = 13
         else:
             start += 1
+            continue
+        found.append(run[positions[start] : positions[start + size - 1] + 1])
+        start += size
     return found
 
 
-def find_nirs(text: str, inside_runs: bool = False) -> list[str]:
-    """The NIRs in ``text`` as written there; ``inside_runs`` also searches longer digit runs."""
+def find_nirs(
+    text: str, inside_runs: bool = False, scan_data: bool = False, glued_fields: bool = False
+) -> list[str]:
+    """The NIRs in ``text`` as written there. ``inside_runs``: also inside longer digit runs (free
+    text); ``scan_data``: ``text`` is a whole scan, which may be an EAN-13; ``glued_fields``: a
+    2D-Doc, whose fields start right after a two-character id."""
     found = []
     for match in _LONG_RUN.finditer(text):
         run = match.group()
         compact = run.translate(_DROP_SEPARATORS)
         if len(compact) == 13:
-            if nir_body_shaped(compact) and (compact != run or not gs1_check_ok(compact)):
+            product_code = scan_data and compact == text and gs1_check_ok(compact)
+            if nir_body_shaped(compact) and not product_code:
                 found.append(run)
         elif len(compact) == 15 and nir_key_ok(compact):
             found.append(run)
-        elif len(compact) > 15 and inside_runs:
-            found.extend(_keyed_windows(run, compact))
+        elif len(compact) > 13 and inside_runs:
+            found.extend(_windows(run, compact, bodies=glued_fields or compact != run))
     return found
 
 
 def is_whole_nir(data: str) -> bool:
     """Whether the scan's data is nothing but one NIR (possibly with separators)."""
-    return find_nirs(data) == [data]
+    return find_nirs(data, scan_data=True) == [data]
 
 
 def canonical(nir: str) -> str:
@@ -119,8 +132,9 @@ def nirs_in(payload: ScanPayload) -> set[str]:
     # so only the parsed fields are searched (what they hold is then masked in raw too).
     fields = payload.model_dump(exclude={"raw", "identifier"} | (_NUMERIC_FIELDS if structured else set()))
     _collect(fields, False, found)
-    if not structured:
-        _collect(payload.raw[len(payload.symbology or "") :], True, found)
+    if not structured or (payload.kind == "gs1" and payload.elements is None):  # unparsed: only text
+        data = payload.raw[len(payload.symbology or "") :]
+        found.update(find_nirs(data, True, scan_data=True, glued_fields=payload.kind == "two_d_doc"))
     _collect(payload.identifier, True, found)
     return found
 
