@@ -107,3 +107,15 @@ async def test_unplugged_for_a_while_then_back(serial_rig: Callable[..., Any]) -
     await stream.state(DeviceState.ONLINE)
     await sim.scan("3400930000236")
     assert (await stream.scan()).kind == "cip13"
+
+
+async def test_superscript_two_costs_no_scan(serial_rig: Callable[..., Any]) -> None:
+    # "²" (left of 1 on a French keyboard) is str.isdigit() but no digit for int(): it used to raise
+    # in the decoder and the driver lost that scan and the ones after it.
+    sim, stream, _ = await serial_rig()
+    await sim.scan("]d2010340093000023617²80229")
+    await sim.scan(MEDICINE)
+    await sim.scan(MEDICINE)
+    first = await stream.scan()
+    assert (first.kind, first.valid, first.problems) == ("gs1", False, [Problem.INVALID_DATE])
+    assert [(await stream.scan()).raw for _ in range(2)] == [MEDICINE, MEDICINE]
