@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import date
+from typing import cast
 
 import pytest
 
 from drivers.nir import NirMode, nir_key, protect
 from drivers.scanner.config import ScannerSection
 from drivers.scanner.decode import decode_text
-from drivers.scanner.payload import ScanPayload
+from drivers.scanner.payload import Problem, ScanPayload
+from drivers.scanner.rules import ScanRules
 
 TODAY = date(2026, 6, 1)
 BODY = "2910199001002"  # NIR-shaped and not a valid EAN-13
@@ -85,3 +89,25 @@ def test_clear_mode_and_publish_nir_keep_it() -> None:
 def test_hash_mode_needs_a_salt() -> None:
     with pytest.raises(ValueError, match="nir_salt"):
         ScannerSection.model_validate({"nir_mode": "hash"})
+
+
+class ExplodingPattern:
+    """A stand-in for a configured ``re.Pattern`` whose matching fails, quoting the scan as
+    exceptions often do: the way to reach the decoder's last-resort path now that no known input
+    does."""
+
+    def fullmatch(self, text: str) -> None:
+        raise RuntimeError(f"cannot match {text!r}")
+
+
+def test_a_decoder_failure_is_one_scan_with_a_problem_and_a_log_without_the_nir(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rules = ScanRules(e_prescription=(cast(re.Pattern[str], ExplodingPattern()),))
+    with caplog.at_level(logging.ERROR, logger="drivers.scanner.decode"):
+        payload = decode_text("]Q1ID" + NIR + "X", today=TODAY, rules=rules)
+    assert (payload.kind, payload.valid, payload.problems) == ("text", False, [Problem.DECODER_ERROR])
+    assert payload.raw == "]Q1ID" + "*" * 15 + "X"
+    (record,) = caplog.records
+    assert "RuntimeError at " in record.getMessage() and "test_nir.py" in record.getMessage()
+    assert BODY not in caplog.text
