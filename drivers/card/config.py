@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import fnmatch
-from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 
 from daemon.family import ConfigModel, FamilySection
 from drivers.card.atr import READABLE_CARDS, CardType
-
-
-class NirMode(StrEnum):
-    REDACT = "redact"  # default: the NIR never leaves the daemon
-    HASH = "hash"  # HMAC-SHA256 with the configured salt: lets a consumer match without knowing it
-    CLEAR = "clear"  # only when the operator explicitly wants the identifier itself
+from drivers.nir import NirMode as NirMode  # re-exported: card settings name it here
 
 
 class PcscSource(ConfigModel):

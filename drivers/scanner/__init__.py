@@ -32,11 +32,12 @@ class ScannerFamily:
 
         assert isinstance(section, ScannerSection)
         drivers: list[Driver] = []
+        rules = section.rules()
         for device in section.devices:
             if device.driver == "hid":
-                drivers.append(HidScannerDriver(device))
+                drivers.append(HidScannerDriver(device, rules))
             else:
-                drivers.append(SerialScannerDriver(device))
+                drivers.append(SerialScannerDriver(device, rules))
         return drivers
 
     def add_cli_commands(self, commands: CliCommands) -> None:

@@ -7,13 +7,15 @@ from collections.abc import Callable, Mapping, Sequence
 
 from daemon.driver import DeviceChange, DeviceInfo, DeviceState, RequestHandler
 from drivers.scanner.config import ScannerDevice
+from drivers.scanner.rules import DEFAULT_RULES, ScanRules
 
 
 class ScannerDriverBase:
     kind = "scanner"  # "hid" or "serial" in subclasses: the inventory's driver name
 
-    def __init__(self, device: ScannerDevice) -> None:
+    def __init__(self, device: ScannerDevice, rules: ScanRules = DEFAULT_RULES) -> None:
         self.config = device
+        self.rules = rules  # the [scanner] section's content rules (nir_mode, QR patterns)
         self._state = DeviceState.OFFLINE
         self._problem: str | None = "not opened yet"
         self._interface = device.path or f"usb {device.usb}"

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 
 from daemon.family import CliCommands
-from drivers.scanner.decode import decode_text
+from drivers.scanner.decode import decode_bytes, decode_text
 from drivers.scanner.discovery import input_devices, serial_devices, usb_devices
 from drivers.scanner.hid import decode_evdev_stream
 from drivers.scanner.payload import ScanPayload
@@ -35,7 +35,26 @@ def _print(payload: ScanPayload) -> None:
     print(json.dumps(payload.model_dump(mode="json", exclude_none=True), ensure_ascii=False, indent=2))
 
 
+def _decode_line(line: bytes, escapes: bool) -> ScanPayload:
+    """One line of ``--lines`` input: its own scan, bad UTF-8 reported on that line only."""
+    line = line.removesuffix(b"\n").removesuffix(b"\r")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return decode_bytes(line)
+    return decode_text(unescape(text) if escapes else text)
+
+
+def _decode_lines(escapes: bool) -> int:
+    for line in sys.stdin.buffer:
+        payload = _decode_line(line, escapes)
+        print(json.dumps(payload.model_dump(mode="json", exclude_none=True), ensure_ascii=False), flush=True)
+    return 0
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
+    if args.lines:
+        return _decode_lines(args.escapes)
     if args.from_evdev is not None:
         data = Path(args.from_evdev).read_bytes()
         payloads = decode_evdev_stream(data, args.layout, args.terminator, args.idle_ms, args.min_length)
@@ -112,6 +131,9 @@ def add_cli_commands(commands: CliCommands) -> None:
     decode.add_argument("raw", nargs="?", default=None, help="the scanned text (default: stdin)")
     decode.add_argument("--layout", choices=["us", "fr"], default="us", help="scanner keyboard language")
     decode.add_argument("--escapes", action="store_true", help=r"interpret \x1d, \r, \t, \n, \uXXXX")
+    decode.add_argument(
+        "--lines", action="store_true", help="one scan per line of stdin, one JSON object per output line"
+    )
     decode.add_argument("--from-evdev", metavar="FILE", default=None, help="24-byte input_event records")
     decode.add_argument("--terminator", choices=["cr", "lf", "crlf", "tab", "none"], default="cr")
     decode.add_argument("--idle-ms", type=int, default=100, help="idle gap that ends a scan")

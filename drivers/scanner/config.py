@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from daemon.family import ConfigModel, FamilySection
+from drivers.nir import NirMode
 from drivers.scanner.decode import DEFAULT_GS_STAND_INS
+from drivers.scanner.rules import (
+    DEFAULT_APCV_PATTERNS,
+    DEFAULT_E_PRESCRIPTION_PATTERNS,
+    ScanRules,
+    compile_patterns,
+)
 
 USB_ID = r"^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$"
 
@@ -38,7 +46,7 @@ class ScannerDevice(ConfigModel):
     max_length: int = Field(4096, ge=16, le=65536)
     gs_stand_ins: list[str] = Field(default_factory=lambda: list(DEFAULT_GS_STAND_INS))
     publish_nir: bool = Field(
-        False, description="publish scanned NIRs (social security numbers) instead of redacting them"
+        False, description="this device publishes NIRs in clear whatever [scanner] nir_mode says (legacy)"
     )
     reopen_interval_s: float = Field(1.0, gt=0, le=60, description="retry period while unplugged")
 
@@ -55,6 +63,26 @@ class ScannerSection(FamilySection):
         default_factory=list,
         description="VID:PID of the scanners in use, for `passerelle devices` and doctor",
     )
+    nir_mode: NirMode = Field(
+        NirMode.REDACT, description="NIRs found anywhere in a scan: redact, hash (HMAC, nir_salt) or clear"
+    )
+    nir_salt: SecretStr | None = Field(default=None, description="required when nir_mode = hash")
+    e_prescription_patterns: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_E_PRESCRIPTION_PATTERNS),
+        description="regexes (full match) of the ordonnance numérique QR content; defaults unverified",
+    )
+    apcv_patterns: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_APCV_PATTERNS),
+        description="regexes (full match) of the appli carte Vitale QR content; defaults unverified",
+    )
+
+    def rules(self) -> ScanRules:
+        return ScanRules(
+            nir_mode=self.nir_mode,
+            nir_salt=self.nir_salt.get_secret_value() if self.nir_salt else None,
+            e_prescription=compile_patterns(self.e_prescription_patterns),
+            apcv=compile_patterns(self.apcv_patterns),
+        )
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:
@@ -63,6 +91,13 @@ class ScannerSection(FamilySection):
             raise ValueError("device ids must be unique")
         for usb_id in self.usb_ids:
             ScannerUsbId.model_validate({"value": usb_id})
+        if self.nir_mode is NirMode.HASH and (self.nir_salt is None or not self.nir_salt.get_secret_value()):
+            raise ValueError("nir_mode = hash needs a non-empty nir_salt")
+        for pattern in [*self.e_prescription_patterns, *self.apcv_patterns]:
+            try:
+                compile_patterns([pattern])
+            except re.error as exc:
+                raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from exc
         return self
 
 

@@ -6,6 +6,12 @@ import calendar
 from datetime import date
 
 
+def ascii_digits(text: str) -> bool:
+    """Only 0-9: ``str.isdigit`` also accepts superscripts (``²``, the key left of 1 on a French
+    keyboard) and other scripts' digits, which ``int`` then refuses or misreads."""
+    return text.isascii() and text.isdigit()
+
+
 def gs1_year(yy: int, today: date) -> int:
     """Full year for a two-digit year, GS1 General Specifications rule: within -49/+50 years of
     the current year."""
@@ -32,7 +38,7 @@ def month_day(year: int, month: int, day: int) -> date | None:
 
 
 def yymmdd(value: str, today: date) -> date | None:
-    if len(value) < 6 or not value[:6].isdigit():
+    if len(value) < 6 or not ascii_digits(value[:6]):
         return None
     yy, mm, dd = int(value[0:2]), int(value[2:4]), int(value[4:6])
     return month_day(gs1_year(yy, today), mm, dd)
@@ -40,7 +46,7 @@ def yymmdd(value: str, today: date) -> date | None:
 
 def yyjjj(value: str, today: date) -> date | None:
     """Julian date: two-digit year and day of year 001-366."""
-    if len(value) < 5 or not value[:5].isdigit():
+    if len(value) < 5 or not ascii_digits(value[:5]):
         return None
     year = gs1_year(int(value[:2]), today)
     day = int(value[2:5])

@@ -1,28 +1,35 @@
 """Classify and decode one scan's text into the normalized ``ScanPayload``.
 
 Pure and deterministic (``today`` drives the GS1 century rule): the serial driver, the HID driver
-and ``passerelle decode`` all end here.
+and ``passerelle decode`` all end here. Total: every input gives a payload (a decoder bug gives a
+``decoder_error`` problem, never an exception that would cost the driver this scan and the next).
+Last step: ``nir_mode`` applied to every NIR found anywhere in the payload.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
+import logging
+import traceback
 from collections.abc import Iterable
 from datetime import date
 
+from drivers.nir import NirMode
 from drivers.scanner.aim import GS1_SYMBOLOGIES, NUMERIC_SYMBOLOGIES, QR_LIKE, split_aim
 from drivers.scanner.checks import gs1_check_ok
-from drivers.scanner.french import ean13_kind, two_d_doc_header
+from drivers.scanner.french import ean13_kind, health_id_kind
 from drivers.scanner.gs1 import GS, GS1Decoded, decode_digital_link, decode_gs1, looks_like_hri
 from drivers.scanner.hibc import decode_hibc, looks_like_hibc
+from drivers.scanner.nir_scrub import MASK, apply_nir_mode, find_nirs, is_whole_nir
 from drivers.scanner.payload import Kind, Problem, ScanPayload
+from drivers.scanner.rules import DEFAULT_RULES, ScanRules, opaque_kind
+from drivers.scanner.two_d_doc import decode_two_d_doc, looks_like_two_d_doc
+
+log = logging.getLogger(__name__)
 
 # Private-use or pictographic characters some scanners or wedges emit instead of a real GS.
 DEFAULT_GS_STAND_INS = ("\uf71b", "\u241d")
 _ISO15434_HEADER = "[)>\x1e"
-# The e-prescription / ApCV QR codes are opaque tokens: we only recognise "one long token".
-_OPAQUE_TOKEN = re.compile(r"[A-Za-z0-9+/=_.~:-]{10,512}")
 _ALLOWED_CONTROLS = {GS, "\x1e", "\x04", "\x1f"}
 # Problems that say how the scan arrived, not that its content is wrong.
 ADVISORY = frozenset({Problem.TERMINATOR_MISSING})
@@ -30,22 +37,6 @@ ADVISORY = frozenset({Problem.TERMINATOR_MISSING})
 
 def _is_valid(problems: Iterable[Problem]) -> bool:
     return not (set(problems) - ADVISORY)
-
-
-# NIR (French social security number): sex 1-4 (7/8 temporary), YY, MM, department (2A/2B in
-# Corsica), commune, order, then a key = 97 - (number mod 97). Health data: never published unless
-# the operator opts in.
-_NIR = re.compile(r"[1-478]\d{4}(?:\d{2}|2A|2B)\d{6}\d{2}")
-_CORSICA = {"2A": "19", "2B": "18"}  # what the key is computed with in place of the letters
-
-
-def looks_like_nir(data: str) -> bool:
-    compact = data.replace(" ", "").upper()
-    if not _NIR.fullmatch(compact):
-        return False
-    department = compact[5:7]
-    body = compact[:5] + _CORSICA.get(department, department) + compact[7:13]
-    return 97 - int(body) % 97 == int(compact[13:])
 
 
 def normalize_stand_ins(text: str, stand_ins: Iterable[str] = DEFAULT_GS_STAND_INS) -> str:
@@ -62,6 +53,7 @@ def decode_bytes(
     problems: Iterable[Problem] = (),
     stand_ins: Iterable[str] = DEFAULT_GS_STAND_INS,
     allow_nir: bool = False,
+    rules: ScanRules = DEFAULT_RULES,
 ) -> ScanPayload:
     """Bytes from a raw (serial) scanner: UTF-8, or a ``not_utf8`` problem with the bad bytes shown
     as ``\\xNN`` escapes in ``raw`` so support staff can read them."""
@@ -71,7 +63,9 @@ def decode_bytes(
     except UnicodeDecodeError:
         text = raw.decode("utf-8", "backslashreplace")
         extra.append(Problem.NOT_UTF8)
-    return decode_text(text, today=today, problems=extra, stand_ins=stand_ins, allow_nir=allow_nir)
+    return decode_text(
+        text, today=today, problems=extra, stand_ins=stand_ins, allow_nir=allow_nir, rules=rules
+    )
 
 
 def _gs1_payload(raw: str, symbology: str | None, decoded: GS1Decoded, extra: list[Problem]) -> ScanPayload:
@@ -113,6 +107,9 @@ def _simple(
 
 
 def _digits(raw: str, symbology: str | None, data: str, extra: list[Problem]) -> ScanPayload | None:
+    health_id = health_id_kind(data, symbology)
+    if health_id is not None:
+        return _simple(raw, symbology, health_id, extra, identifier=data)
     n = len(data)
     check = [] if gs1_check_ok(data) else [Problem.CHECK_DIGIT_INVALID]
     if n == 13:
@@ -132,10 +129,6 @@ def _digits(raw: str, symbology: str | None, data: str, extra: list[Problem]) ->
     if n == 14:
         cip13 = data[1:] if data.startswith("03400") and not data.startswith("034008") else None
         return _simple(raw, symbology, "gtin14", _merge(extra, check), gtin=data, cip13=cip13)
-    if n == 11:  # RPPS: prescriber, Code 128 on paper prescriptions. Key algorithm not checked.
-        return _simple(raw, symbology, "rpps", extra, identifier=data)
-    if n == 9:  # FINESS / AM number of the prescribing facility
-        return _simple(raw, symbology, "finess", extra, identifier=data)
     return None
 
 
@@ -163,16 +156,44 @@ def decode_text(
     problems: Iterable[Problem] = (),
     stand_ins: Iterable[str] = DEFAULT_GS_STAND_INS,
     allow_nir: bool = False,
+    rules: ScanRules = DEFAULT_RULES,
 ) -> ScanPayload:
-    """Decode one complete scan. ``problems`` come from the transport (terminator missing…)."""
-    today = today or date.today()
+    """Decode one complete scan. ``problems`` come from the transport (terminator missing…);
+    ``allow_nir`` (a device's ``publish_nir``) overrides the rules' ``nir_mode`` with ``clear``."""
+    rules = rules.with_nir_mode(NirMode.CLEAR) if allow_nir else rules
     extra = list(problems)
     raw = normalize_stand_ins(text, stand_ins)
+    try:
+        return apply_nir_mode(_classify(raw, today or date.today(), extra, rules), rules)
+    except Exception as exc:  # one bad scan costs only itself, never the driver
+        return _decoder_error(raw, extra, rules, exc)
+
+
+def _decoder_error(raw: str, extra: list[Problem], rules: ScanRules, exc: Exception) -> ScanPayload:
+    # The exception's message may quote the scan (a NIR among it): log only its type and place.
+    where = traceback.extract_tb(exc.__traceback__)[-1]
+    log.error("scan decoder failed: %s at %s:%s", type(exc).__name__, where.filename, where.lineno)
+    symbology, _ = split_aim(raw)
+    if rules.nir_mode is not NirMode.CLEAR:
+        for nir in find_nirs(raw, inside_runs=True):
+            raw = raw.replace(nir, MASK * len(nir))
+    return _simple(raw, symbology, "text", _merge(extra, [Problem.DECODER_ERROR]))
+
+
+def _classify(raw: str, today: date, extra: list[Problem], rules: ScanRules) -> ScanPayload:
     symbology, data = split_aim(raw)
     if not data:
         return _simple(raw, symbology, "text", _merge(extra, [Problem.EMPTY]))
-    if not allow_nir and looks_like_nir(data):
-        return _simple((symbology or "") + "*" * len(data), symbology, "text", extra, redacted=True)
+    if rules.nir_mode is not NirMode.CLEAR and is_whole_nir(data):
+        # A bare NIR is nothing else (not an EAN-13 with a bad check digit, not a token): its digits
+        # never reach gtin/cip13, and the final pass masks raw. A numeric symbology still names the kind.
+        shape = NUMERIC_SYMBOLOGIES.get(symbology or "")
+        if shape is None:
+            return _simple(raw, symbology, "text", extra)
+        if len(data) != shape.length:
+            return _simple(raw, symbology, shape.kind, _merge(extra, [Problem.INVALID_LENGTH]))
+        kind = ean13_kind(data) if shape.length == 13 else shape.kind
+        return _simple(raw, symbology, kind, _merge(extra, [Problem.CHECK_DIGIT_INVALID]))
 
     if data.startswith(_ISO15434_HEADER):
         complete = data.endswith("\x1e\x04") and data[4:6].isdigit()
@@ -210,9 +231,11 @@ def decode_text(
             production_date=h.production_date,
         )
 
-    header = two_d_doc_header(data)
-    if header is not None:
-        return _simple(raw, symbology, "two_d_doc", extra, two_d_doc=header)
+    if looks_like_two_d_doc(data):
+        two_d_doc = decode_two_d_doc(data)
+        return _simple(
+            raw, symbology, "two_d_doc", _merge(extra, two_d_doc.problems), two_d_doc=two_d_doc.header
+        )
 
     if data[0] in "=&" and len(data) >= 3 and data[1].isalnum():
         return _simple(raw, symbology, "iccbba", extra)
@@ -226,9 +249,9 @@ def decode_text(
         if gs1.parsed:
             return _gs1_payload(raw, symbology, gs1, extra)
 
-    if (symbology is None or symbology in QR_LIKE) and _OPAQUE_TOKEN.fullmatch(data):
-        # Ordonnance numérique / ApCV QR: opaque, classified by exclusion, never corrected.
-        return _simple(raw, symbology, "e_prescription", extra, identifier=data)
+    opaque = opaque_kind(data, rules) if symbology is None or symbology in QR_LIKE else None
+    if opaque is not None:  # ordonnance numérique / ApCV QR: opaque tokens, never corrected
+        return _simple(raw, symbology, opaque, extra, identifier=data)
 
     controls = [] if all(ch >= " " or ch in _ALLOWED_CONTROLS for ch in data) else [Problem.CONTROL_CHARACTER]
     return _simple(raw, symbology, "text", _merge(extra, controls))

@@ -1,13 +1,17 @@
-"""French identifiers: CIP13 / ACL13 / UCD13 among EAN-13s, RPPS and FINESS labels, 2D-Doc headers."""
+"""French identifiers: CIP13 / ACL13 / UCD13 among EAN-13s, and the RPPS / FINESS numbers printed as
+Code 128 on paper prescriptions, recognised by their key rather than by their length."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from typing import Literal
 
-from drivers.scanner.payload import TwoDDocHeader
-
 Ean13Kind = Literal["cip13", "acl13", "ucd13", "ean13"]
+HealthIdKind = Literal["rpps", "finess"]
+
+# Paper prescriptions print the prescriber and facility numbers as Code 128 (AIM ``]C0``). A scanner
+# that sends no AIM identifier gives no say; any other symbology (EAN, DataMatrix, QR, ITF…) is not
+# how these numbers are printed, so its digits are never taken for one.
+PRESCRIPTION_LABEL_SYMBOLOGIES = frozenset({None, "]C0"})
 
 
 def ean13_kind(digits: str) -> Ean13Kind:
@@ -25,40 +29,32 @@ def ean13_kind(digits: str) -> Ean13Kind:
     return "ean13"
 
 
-_TWO_D_DOC_SIZES = {1: 22, 2: 22, 3: 24, 4: 26}
-_EPOCH = date(2000, 1, 1)
+def luhn_ok(digits: str) -> bool:
+    """The Luhn (mod 10) key over every digit, the last one being the key."""
+    if not (digits.isascii() and digits.isdigit()):
+        return False
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if position % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
 
 
-def _hex_days(text: str) -> date | None:
-    if text.upper() == "FFFF":
-        return None
-    return _EPOCH + timedelta(days=int(text, 16))
+def health_id_kind(digits: str, symbology: str | None) -> HealthIdKind | None:
+    """RPPS (prescriber) or FINESS (facility) number, or None.
 
-
-def two_d_doc_header(text: str) -> TwoDDocHeader | None:
-    """The header of an ANTS 2D-Doc (``DC`` + version + CA + certificate + dates + type …), or None
-    when ``text`` does not start with a well-formed one. The signature is not verified here."""
-    if not text.startswith("DC") or len(text) < 22 or not text[2:4].isdigit():
+    RPPS: 11 digits starting with 10 (every number issued so far), Luhn key. FINESS: 9 digits, Luhn
+    key. ADELI numbers (9 digits, Luhn key) pass the FINESS check and cannot be told apart by their
+    digits; they are reported as ``finess``. A number of the right length with a wrong key, or read
+    from a symbology these labels are not printed in, is not an identifier: a device serial must
+    never become a prescriber or an establishment.
+    """
+    if symbology not in PRESCRIPTION_LABEL_SYMBOLOGIES or not luhn_ok(digits):
         return None
-    version = int(text[2:4])
-    size = _TWO_D_DOC_SIZES.get(version)
-    if size is None or len(text) < size:
-        return None
-    header = text[:size]
-    ca_id, certificate_id = header[4:8], header[8:12]
-    try:
-        document_date, signature_date = _hex_days(header[12:16]), _hex_days(header[16:20])
-    except ValueError:
-        return None
-    if not (ca_id.isalnum() and certificate_id.isalnum()):
-        return None
-    return TwoDDocHeader(
-        version=version,
-        ca_id=ca_id,
-        certificate_id=certificate_id,
-        document_date=document_date,
-        signature_date=signature_date,
-        document_type=header[20:22],
-        perimeter=header[22:24] if size >= 24 else None,
-        country=header[24:26] if size >= 26 else None,
-    )
+    if len(digits) == 11 and digits.startswith("10"):
+        return "rpps"
+    if len(digits) == 9:
+        return "finess"
+    return None

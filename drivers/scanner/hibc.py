@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from drivers.scanner.checks import HIBC_ALPHABET, hibc_check_character
-from drivers.scanner.dates import gs1_year, month_day, yyjjj, yymmdd
+from drivers.scanner.dates import ascii_digits, gs1_year, month_day, yyjjj, yymmdd
 from drivers.scanner.payload import HibcData, Problem
 
 _PRIMARY = re.compile(r"([A-Z][A-Z0-9]{3})([A-Z0-9]{1,18})([0-9])")
@@ -44,7 +44,7 @@ def _date_field(flag: str, text: str, today: date) -> tuple[date | None, str, bo
     sizes = {"": 4, "2": 6, "3": 6, "4": 8, "5": 5, "6": 7}
     size = sizes[flag]
     part, rest = text[:size], text[size:]
-    if len(part) < size or not part.isdigit():
+    if len(part) < size or not ascii_digits(part):
         return None, rest, False
     when: date | None
     if flag == "":
@@ -63,7 +63,7 @@ def _date_field(flag: str, text: str, today: date) -> tuple[date | None, str, bo
 
 
 def _yyyymmdd(text: str) -> date | None:
-    if len(text) != 8 or not text.isdigit():
+    if len(text) != 8 or not ascii_digits(text):
         return None
     return month_day(int(text[:4]), int(text[4:6]), int(text[6:8]))
 
@@ -76,9 +76,9 @@ def _dollar_field(head: str, out: HibcData, problems: set[Problem], today: date)
         if serial_form:
             rest = rest[1:]
         lenient = False
-        if rest[:1] == "8" and rest[1:3].isdigit():
+        if rest[:1] == "8" and ascii_digits(rest[1:3]):
             out.quantity, rest, lenient = int(rest[1:3]), rest[3:], True
-        elif rest[:1] == "9" and rest[1:6].isdigit():
+        elif rest[:1] == "9" and ascii_digits(rest[1:6]):
             out.quantity, rest, lenient = int(rest[1:6]), rest[6:], True
         flag = rest[:1] if rest[:1] in {"2", "3", "4", "5", "6", "7"} else ""
         when, after, ok = _date_field(flag, rest[len(flag) :], today)
@@ -103,7 +103,7 @@ def _secondary(text: str, out: HibcData, problems: set[Problem], today: date) ->
     head, *supplements = text.split("/")
     if head.startswith("$"):
         _dollar_field(head, out, problems, today)
-    elif head[:5].isdigit():  # legacy: YYJJJ then lot
+    elif ascii_digits(head[:5]):  # legacy: YYJJJ then lot
         out.expiry = yyjjj(head, today)
         if out.expiry is None:
             problems.add(Problem.INVALID_DATE)
@@ -121,7 +121,7 @@ def _secondary(text: str, out: HibcData, problems: set[Problem], today: date) ->
                 problems.add(Problem.INVALID_DATE)
         elif sup.startswith("S"):
             out.serial = sup[1:] or None
-        elif sup.startswith("Q") and sup[1:].isdigit():
+        elif sup.startswith("Q") and ascii_digits(sup[1:]):
             out.quantity = int(sup[1:])
         elif sup.startswith("$"):
             _dollar_field(sup, out, problems, today)

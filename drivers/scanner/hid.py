@@ -16,6 +16,7 @@ from drivers.scanner.discovery import resolve_usb_input
 from drivers.scanner.keymaps import LAYOUTS
 from drivers.scanner.keystream import EVENT_SIZE, KeyScan, KeyStreamDecoder
 from drivers.scanner.payload import SCAN_SCHEMA, Problem, ScanPayload
+from drivers.scanner.rules import DEFAULT_RULES, ScanRules
 from drivers.scanner.sources import ByteSource, open_input_source
 
 log = logging.getLogger(__name__)
@@ -28,10 +29,15 @@ def occurred_at(event_time: float) -> datetime:
 
 
 def keyscan_payload(
-    scan: KeyScan, stand_ins: Iterable[str] = DEFAULT_GS_STAND_INS, allow_nir: bool = False
+    scan: KeyScan,
+    stand_ins: Iterable[str] = DEFAULT_GS_STAND_INS,
+    allow_nir: bool = False,
+    rules: ScanRules = DEFAULT_RULES,
 ) -> ScanPayload:
     """The payload of one keyboard-wedge scan (shared with ``passerelle decode --from-evdev``)."""
-    return decode_text(scan.text, problems=scan.problems, stand_ins=stand_ins, allow_nir=allow_nir)
+    return decode_text(
+        scan.text, problems=scan.problems, stand_ins=stand_ins, allow_nir=allow_nir, rules=rules
+    )
 
 
 def key_decoder(
@@ -61,8 +67,8 @@ def decode_evdev_stream(
 class HidScannerDriver(ScannerDriverBase):
     kind = "hid"
 
-    def __init__(self, device: ScannerDevice) -> None:
-        super().__init__(device)
+    def __init__(self, device: ScannerDevice, rules: ScanRules = DEFAULT_RULES) -> None:
+        super().__init__(device, rules)
         self.decoder = self._new_decoder()
 
     def _new_decoder(self) -> KeyStreamDecoder:
@@ -76,7 +82,7 @@ class HidScannerDriver(ScannerDriverBase):
         return self._resolve_path(resolve_usb_input)
 
     def _event(self, scan: KeyScan) -> DriverEvent:
-        payload = keyscan_payload(scan, self.config.gs_stand_ins, self.config.publish_nir)
+        payload = keyscan_payload(scan, self.config.gs_stand_ins, self.config.publish_nir, self.rules)
         return DriverEvent(
             device=self._info(), schema=SCAN_SCHEMA, data=payload, occurred_at=occurred_at(scan.ended_at)
         )

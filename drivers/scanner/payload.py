@@ -25,6 +25,7 @@ Kind = Literal[
     "upc_a",
     "gtin14",
     "e_prescription",
+    "apcv",
     "rpps",
     "finess",
     "two_d_doc",
@@ -58,6 +59,8 @@ class Problem(StrEnum):
     REQUIRED_AI_MISSING = "required_ai_missing"  # an AI without the AI(s) GS1 requires with it
     EXCLUDED_AI_PAIR = "excluded_ai_pair"  # two AIs that GS1 forbids in one message (01 with 02…)
     REPEATED_AI_CONFLICT = "repeated_ai_conflict"  # the same AI twice with different values
+    SIGNATURE_MISSING = "signature_missing"  # a 2D-Doc without its Base32 signature section
+    DECODER_ERROR = "decoder_error"  # a bug in our decoder: the scan is kept, raw only (see the logs)
 
 
 class GS1Element(BaseModel):
@@ -105,10 +108,15 @@ class ScanPayload(BaseModel):
     elements: list[GS1Element] | None = None
     hibc: HibcData | None = None
     identifier: str | None = Field(
-        default=None, description="opaque identifier: RPPS, FINESS, e-prescription/ApCV QR content"
+        default=None,
+        description="RPPS or FINESS number (key checked), ordonnance numérique or ApCV QR content",
     )
     two_d_doc: TwoDDocHeader | None = None
     url: str | None = None
     redacted: bool = Field(
-        default=False, description="the scan was a NIR (social security number): raw replaced by asterisks"
+        default=False,
+        description="a NIR (social security number) was found: every copy of it, raw included, is asterisks",
+    )
+    nir_hashes: list[str] | None = Field(
+        default=None, description="with nir_mode = hash: HMAC-SHA256(salt, NIR) of each NIR found"
     )

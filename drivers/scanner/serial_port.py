@@ -23,6 +23,7 @@ from drivers.scanner.decode import decode_bytes
 from drivers.scanner.discovery import resolve_usb_serial
 from drivers.scanner.framing import SerialFramer
 from drivers.scanner.payload import SCAN_SCHEMA, Problem
+from drivers.scanner.rules import DEFAULT_RULES, ScanRules
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,8 @@ log = logging.getLogger(__name__)
 class SerialScannerDriver(ScannerDriverBase):
     kind = "serial"
 
-    def __init__(self, device: ScannerDevice) -> None:
-        super().__init__(device)
+    def __init__(self, device: ScannerDevice, rules: ScanRules = DEFAULT_RULES) -> None:
+        super().__init__(device, rules)
         self.framer = SerialFramer(device.terminator, device.max_length)
 
     async def start(self) -> None:
@@ -43,7 +44,11 @@ class SerialScannerDriver(ScannerDriverBase):
     def _event(self, frame: tuple[bytes, list[Problem]], when: float) -> DriverEvent:
         data, problems = frame
         payload = decode_bytes(
-            data, problems=problems, stand_ins=self.config.gs_stand_ins, allow_nir=self.config.publish_nir
+            data,
+            problems=problems,
+            stand_ins=self.config.gs_stand_ins,
+            allow_nir=self.config.publish_nir,
+            rules=self.rules,
         )
         return DriverEvent(
             device=self._info(),

@@ -60,7 +60,7 @@ def test_decode_from_evdev_recording(capsys: pytest.CaptureFixture[str], tmp_pat
     typist = Typist(FR, gs_mode="alt")
     events = typist.type("]d2010340093000023610AB\x1d21X/Y")
     typist.pause(1.0)
-    events += typist.type("]C010101234567")
+    events += typist.type("]C010101234564")
     recording = tmp_path / "scanner.evdev"
     recording.write_bytes(pack(events))
     code, out = run(capsys, "decode", "--from-evdev", str(recording), "--layout", "fr")
@@ -70,7 +70,7 @@ def test_decode_from_evdev_recording(capsys: pytest.CaptureFixture[str], tmp_pat
     assert found[0]["serial"] == "X/Y"
     # The same recording read with the wrong layout shows the classic mismatch, not a crash.
     _, wrong = run(capsys, "decode", "--from-evdev", str(recording), "--layout", "us")
-    assert payloads(wrong)[1]["raw"] != "]C010101234567"
+    assert payloads(wrong)[1]["raw"] != "]C010101234564"
 
 
 def test_unescape() -> None:
@@ -144,3 +144,26 @@ def test_doctor_reports_each_device(tmp_path: Path) -> None:
     assert not checks["scanner gone"].ok
     assert checks["scanner gone"].fix
     assert checks["python-evdev"].ok
+
+
+def test_decode_lines_gives_one_json_object_per_input_line_in_order(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [
+        rb"]d2010340093000023610AB\x1d21X",
+        b"10101234564",
+        b"",
+        b"LOT\xff42",  # bad UTF-8 costs only its own line
+        b"2910199001002",  # a NIR without its key: masked
+        b"3400930000236\r",  # a CRLF file
+    ]
+    stdin = io.TextIOWrapper(io.BytesIO(b"\n".join(lines) + b"\n"))
+    monkeypatch.setattr("sys.stdin", stdin)
+    code, out = run(capsys, "decode", "--lines", "--escapes")
+    objects = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert [o["kind"] for o in objects] == ["gs1", "rpps", "text", "text", "text", "cip13"]
+    assert objects[0]["serial"] == "X"  # --escapes applied to each line
+    assert objects[2]["problems"] == ["empty"]
+    assert objects[3]["problems"] == ["not_utf8"]
+    assert (objects[4]["raw"], objects[4]["redacted"]) == ("*" * 13, True)

@@ -10,7 +10,7 @@ from simulators.scanner.serial_sim import SerialScannerSimulator
 from tests.support import base_config, collect, inprocess_daemon
 
 UDI = "]d20109350750001231112405011727043010M24A117\x1d21FX2041337"
-RPPS = "]C010101234567"
+RPPS = "]C010101234564"
 
 
 async def test_scans_from_both_simulators_arrive_once_on_the_scan_topic(
@@ -56,7 +56,7 @@ async def test_scans_from_both_simulators_arrive_once_on_the_scan_topic(
     assert udi["data"]["expiry"] == "2027-04-30"
     assert udi["device"] == {**udi["device"], "family": "scanner", "driver": "hid"}
     assert rpps["data"]["kind"] == "rpps"
-    assert rpps["data"]["identifier"] == "10101234567"
+    assert rpps["data"]["identifier"] == "10101234564"
     on_scan_topic = [m.json() for m in mqtt.on("passerelle/test/scan")]
     assert [e["data"]["raw"] for e in on_scan_topic].count(UDI) == 1
     assert [e["data"]["raw"] for e in on_scan_topic].count(RPPS) == 1

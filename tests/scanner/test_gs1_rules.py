@@ -114,7 +114,9 @@ def test_7007_harvest_date_range_is_one_field() -> None:
 )
 def test_an_invalid_digital_link_is_not_a_valid_plain_url(url: str, problem: Problem) -> None:
     payload = decode_text("]Q1" + url, today=TODAY)
-    assert (payload.kind, payload.url, payload.valid) == ("gs1", url, False)
+    assert (payload.kind, payload.valid) == ("gs1", False)
+    # A 13-digit run outside a whole-scan EAN-13 is NIR-shaped and masked (docs/scanners.md), even here.
+    assert payload.url == url or payload.redacted
     assert problem in payload.problems
 
 

@@ -84,7 +84,7 @@ async def test_regular_file_is_followed(hid_rig: Callable[..., Any]) -> None:
     sim, stream, _ = await hid_rig(layout="fr", fifo=False)
     await sim.scan(MEDICINE, realtime=False)
     assert (await stream.scan()).serial == "H8KQ3P7W2M9"
-    await sim.scan("10101234567", realtime=False)
+    await sim.scan("10101234564", realtime=False)
     assert (await stream.scan()).kind == "rpps"
 
 
@@ -111,8 +111,8 @@ async def test_missing_node_reports_offline_until_it_appears(tmp_path: Path) -> 
         sim.create()
         await stream.state(DeviceState.ONLINE)
         await sim.connect()
-        await sim.scan("]C010101234567")
-        assert (await stream.scan()).identifier == "10101234567"
+        await sim.scan("]C010101234564")
+        assert (await stream.scan()).identifier == "10101234564"
         sim.close()
     finally:
         await stream.close()

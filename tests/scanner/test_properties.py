@@ -7,7 +7,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from daemon.driver import DeviceState
@@ -20,6 +20,7 @@ from drivers.scanner.gs1 import encode_gs1
 from drivers.scanner.hid import HidScannerDriver, decode_evdev_stream, keyscan_payload
 from drivers.scanner.keymaps import LAYOUTS
 from drivers.scanner.keystream import EV_KEY, EV_SYN, KeyStreamDecoder
+from drivers.scanner.nir_scrub import find_nirs
 from drivers.scanner.payload import Problem, ScanPayload
 from simulators.scanner.hid_sim import HidScannerSimulator
 from simulators.scanner.keyboard import Typist, pack
@@ -68,7 +69,10 @@ def element_lists(draw: st.DrawFn) -> list[tuple[str, str]]:
     # Every other AI here requires a GTIN (01) in the same message (GS1 pairing rules).
     others = draw(st.lists(st.sampled_from(sorted(set(AI_VALUES) - {"01"})), max_size=4, unique=True))
     ais = draw(st.permutations(["01", *others]))
-    return [(ai, draw(AI_VALUES[ai])) for ai in ais]
+    elements = [(ai, draw(AI_VALUES[ai])) for ai in ais]
+    # A lot or serial that happens to be NIR-shaped is (rightly) masked: tests/scanner/test_nir.py.
+    assume(not any(find_nirs(value) for ai, value in elements if ai not in ("01", "11", "17")))
+    return elements
 
 
 def _check_round_trip(payload: ScanPayload, elements: list[tuple[str, str]], message: str) -> None:

@@ -35,15 +35,15 @@ async def test_crlf_gives_no_empty_scans_and_tab_terminator(serial_rig: Callable
     assert (await stream.scan()).kind == "cip13"
     assert (await stream.scan()).kind == "acl13"
     sim_tab, stream_tab, _ = await serial_rig(terminator="tab")
-    await sim_tab.scan("10101234567\r", terminator=b"\t")
-    assert (await stream_tab.scan()).raw == "10101234567\r"
+    await sim_tab.scan("10101234564\r", terminator=b"\t")
+    assert (await stream_tab.scan()).raw == "10101234564\r"
 
 
 async def test_trickled_bytes_make_one_scan(serial_rig: Callable[..., Any]) -> None:
     sim, stream, _ = await serial_rig()
-    await sim.scan("]C010101234567", byte_interval=0.002)
+    await sim.scan("]C010101234564", byte_interval=0.002)
     payload = await stream.scan()
-    assert (payload.kind, payload.identifier) == ("rpps", "10101234567")
+    assert (payload.kind, payload.identifier) == ("rpps", "10101234564")
 
 
 async def test_missing_terminator_is_flushed_after_idle_gap(serial_rig: Callable[..., Any]) -> None:
@@ -107,3 +107,17 @@ async def test_unplugged_for_a_while_then_back(serial_rig: Callable[..., Any]) -
     await stream.state(DeviceState.ONLINE)
     await sim.scan("3400930000236")
     assert (await stream.scan()).kind == "cip13"
+
+
+async def test_superscript_two_costs_no_scan(serial_rig: Callable[..., Any]) -> None:
+    # "²" (left of 1 on a French keyboard) is str.isdigit() but no digit for int(): it used to raise
+    # in the decoder and the driver lost that scan and the ones after it.
+    sim, stream, _ = await serial_rig()
+    await sim.scan("]d2010340093000023617²80229")
+    await sim.scan(MEDICINE)
+    await sim.scan(MEDICINE)
+    first = await stream.scan()
+    # ² is outside the date's character set: a bad date, reported, and no scan lost.
+    assert (first.kind, first.valid) == ("gs1", False)
+    assert set(first.problems) & {Problem.INVALID_DATE, Problem.INVALID_CHARACTER}
+    assert [(await stream.scan()).raw for _ in range(2)] == [MEDICINE, MEDICINE]
