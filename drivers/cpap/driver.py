@@ -139,7 +139,7 @@ class ObservanceDriver:
             card = await asyncio.to_thread(read_card, target)
             if card.identity is None:
                 return [], card.problems
-            return [DeviceBatch(card.identity, card.days, None, card.datalog)], card.problems
+            return [DeviceBatch(card.identity, card.days, None, card.datalog, card.excluded)], card.problems
         export = await asyncio.to_thread(read_export, target, self.source.csv)
         batches = [
             DeviceBatch(Identity(dev.serial), list(dev.days.values()), dev.patient_ref)
