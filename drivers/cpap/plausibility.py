@@ -64,7 +64,7 @@ def day_problems(
         odd = sorted({v for pair in slots for v in pair if v != EMPTY_SLOT and not 0 <= v <= DAY_MINUTES})
         if odd:
             reasons.append(f"mask on/off time(s) {odd[:3]} outside 0..{DAY_MINUTES} min after noon")
-        elif usage_minutes > 0:
+        elif 0 < usage_minutes <= DAY_MINUTES:  # beyond a day is already reason enough
             total = sum(slot_minutes(on, off) for on, off in slots)
             if abs(total - usage_minutes) > SLOT_SUM_TOLERANCE:
                 reasons.append(
