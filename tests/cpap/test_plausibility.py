@@ -87,3 +87,18 @@ def test_every_bound_in_words() -> None:
     assert day_problems(420, 1, None, None, [(600, 1020)] + [(-1, -1)] * 9) == []
     assert day_problems(480, 1, None, None, [(600, 1020)] + [(-1, -1)] * 9) == []  # a clock change
     assert day_problems(10, 1, float("nan"), None) == ["AHI nan outside 0..240 events/h"]
+
+
+def test_airsense11_day_with_fourteen_sessions(tmp_path: Path) -> None:
+    """A real AirSense 11 card used 14 of its 20 slots in one day: plausible, all counted."""
+    card = write_card(replace(BUILTIN["as11"], days=28, datalog_nights=0), tmp_path / "card", with_csv=False)
+    used = next(i for i, n in enumerate(card.nights) if n.usage_minutes)
+    on = [600 + 40 * k for k in range(14)]
+    off = [start + 30 for start in on]
+    forged(card, used, "MaskOn", on + [-1] * 6)
+    forged(card, used, "MaskOff", off + [-1] * 6)
+    forged(card, used, "Duration", [14 * 30])
+    read = read_card(card.root)
+    assert read.problems == []
+    day = next(d for d in read.days if d.day == card.nights[used].day)
+    assert (day.sessions, day.usage_minutes) == (14, 420)

@@ -260,7 +260,7 @@ def test_date_signal_disagreeing_with_header_is_reported(make_card: CardFactory)
 
 
 def test_truncated_datalog_file_keeps_its_complete_records(make_card: CardFactory) -> None:
-    card = make_card("good", days=10, datalog_nights=1)
+    card = make_card("good", days=10, datalog_nights=1, short_session_probability=0.0)
     pld = next((card.root / "DATALOG").rglob("*_PLD.edf"))
     raw = pld.read_bytes()
     header = 256 * 9  # 7 signals + Crc16
