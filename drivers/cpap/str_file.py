@@ -179,9 +179,9 @@ def _read(raw: bytes, name: str, problems: list[Problem], verify_crc: bool) -> S
         return StrRead([], serial)
     words = np.frombuffer(raw, dtype="<i2", count=n * layout.record_words, offset=header_bytes)
     matrix = words.reshape(n, layout.record_words)
-    bad = (
-        _bad_records(raw, header_bytes, record_len, matrix) if verify_crc and "crc16" in layout.index else []
-    )
+    # The checksum is the last word of each record; a Crc16 declared anywhere else cannot be checked.
+    crc_last = layout.index.get("crc16") == len(layout.samples) - 1 and layout.samples[-1] == 1
+    bad = _bad_records(raw, header_bytes, record_len, matrix) if verify_crc and crc_last else []
     first_day = (start - NOON).date() if start.hour < 12 else start.date()
     return _days(matrix, layout, scales, first_day, bad, name, problems, serial)
 
