@@ -14,6 +14,7 @@ from daemon.family import CliCommands
 from drivers.cpap.config import CpapSection
 from drivers.cpap.exports import CsvMapping, read_export
 from drivers.cpap.observance import DayUsage, format_hours
+from drivers.cpap.plausibility import ExcludedDay
 from drivers.cpap.problems import Problem
 
 
@@ -46,6 +47,7 @@ def build_report(path: Path, args: argparse.Namespace) -> dict[str, Any]:
 
     problems: list[Problem]
     patient: str | None = None
+    excluded: list[ExcludedDay] = []
     if path.is_dir():
         card = read_card(path)
         problems = card.problems
@@ -56,6 +58,7 @@ def build_report(path: Path, args: argparse.Namespace) -> dict[str, Any]:
             "product_code": ident.product_code if ident else None,
         }
         days: list[DayUsage] = card.days
+        excluded = card.excluded
     else:
         export = read_export(path, CsvMapping())
         problems = export.problems
@@ -67,7 +70,9 @@ def build_report(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     section = CpapSection(
         period_start=args.start, telemonitored=not args.not_telemonitored, boundary_rule=args.boundary
     )
-    periods, renewal = observe(days, section, device["serial"] or "", patient)  # --start is period_start
+    periods, renewal = observe(
+        days, section, device["serial"] or "", patient, excluded
+    )  # --start is period_start
     return {
         "device": device,
         "days": [
@@ -84,10 +89,12 @@ def build_report(path: Path, args: argparse.Namespace) -> dict[str, Any]:
             {
                 "start": p.start.isoformat(),
                 "end": p.end.isoformat(),
+                "minutes": p.minutes,  # exact; hours below is for display
                 "hours": float(p.hours),  # truncated to the hundredth: 111.99 never shows as 112
                 "tier": p.tier.value,
                 "lpp_code": p.lpp_code,
                 "complete": p.complete,
+                "days_excluded": [{"date": x.day.isoformat(), "reason": x.reason} for x in p.days_excluded],
             }
             for p in periods
         ],
@@ -123,6 +130,7 @@ def render_table(report: dict[str, Any]) -> str:
             f"{i:>3}  {p['start']:10}  {p['end']:10}  {p['hours']:>7.2f}  {p['tier']:4}  {p['lpp_code']}  "
             f"{'yes' if p['complete'] else 'no'}"
         )
+        lines += [f"     excluded {x['date']}: {x['reason']}" for x in p["days_excluded"]]
     r = report["renewal"]
     lines += [
         "",
@@ -144,7 +152,11 @@ def cmd_observance(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"observance: {path} does not exist", file=sys.stderr)
         return 2
-    report = build_report(path, args)
+    try:
+        report = build_report(path, args)
+    except OSError as exc:  # the card was pulled out, or the medium fails: say so, no traceback
+        print(f"observance: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     if args.plot:
         from drivers.cpap.plot import plot_report
 

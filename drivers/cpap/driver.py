@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -141,7 +142,7 @@ class ObservanceDriver:
             card = await asyncio.to_thread(read_card, target)
             if card.identity is None:
                 return [], card.problems
-            return [DeviceBatch(card.identity, card.days, None, card.datalog)], card.problems
+            return [DeviceBatch(card.identity, card.days, None, card.datalog, card.excluded)], card.problems
         export = await asyncio.to_thread(read_export, target, self.source.csv)
         batches = [
             DeviceBatch(Identity(dev.serial), list(dev.days.values()), dev.patient_ref)
@@ -224,11 +225,15 @@ class ObservanceDriver:
             return
         await asyncio.to_thread(self.ledger.commit, plan.ledgers, plan.problems_key)
         self.imports += 1
-        log.info(
-            "cpap %s: imported %d new / %d changed days, %d periods, %d problem(s)",
+        by_code = Counter(p.code for p in plan.counts.problems)
+        log.log(
+            logging.WARNING if by_code else logging.INFO,
+            "cpap %s: imported %d new / %d changed days, %d periods, %d problem(s)%s",
             self.source.id,
             plan.counts.days_new,
             plan.counts.days_changed,
             plan.counts.periods_new,
             len(plan.counts.problems),
+            # Which kinds (e.g. implausible_day=2): the details are in the import event.
+            "".join(f", {code}={n}" for code, n in sorted(by_code.items())),
         )

@@ -28,6 +28,11 @@ class DayData(BaseModel):
     source: Literal["sdcard", "export"]
 
 
+class ExcludedDayData(BaseModel):
+    date: dt.date
+    reason: str = Field(description="why the day's figures cannot be real")
+
+
 class PeriodData(BaseModel):
     """A completed 28-day period and its forfait."""
 
@@ -46,6 +51,10 @@ class PeriodData(BaseModel):
     days_with_data: int
     days_at_least_4h: int
     boundary_rule: str
+    days_excluded: list[ExcludedDayData] = Field(
+        default_factory=list,
+        description="implausible days of the period, counted as days without data, with the reason",
+    )
 
 
 class RenewalData(BaseModel):

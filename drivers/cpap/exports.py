@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, model_validator
 
 from drivers.cpap.observance import DayUsage
+from drivers.cpap.plausibility import day_problems
 from drivers.cpap.problems import Problem, ProblemCode
 
 
@@ -92,8 +93,6 @@ def _parse_row(row: dict[str, str], mapping: CsvMapping) -> tuple[str, str | Non
     else:
         value = _number(row.get(mapping.usage_hours or "") or "", mapping, "usage hours") * 60
     minutes = int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    if minutes > 1440:
-        raise _BadRowError(f"usage of {minutes} min exceeds a day")
     ahi = _optional(row, mapping.ahi, mapping, "AHI")
     leak = _optional(row, mapping.leak_95, mapping, "leak")
     if leak is not None and mapping.leak_unit == "l_s":
@@ -106,6 +105,9 @@ def _parse_row(row: dict[str, str], mapping: CsvMapping) -> tuple[str, str | Non
         None if ahi is None else round(float(ahi), 1),
         None if leak is None else round(float(leak), 1),
     )
+    reasons = day_problems(usage.usage_minutes, usage.sessions, usage.ahi, usage.leak_95)
+    if reasons:  # the same bounds as a card's days (plausibility.py)
+        raise _BadRowError("implausible day: " + "; ".join(reasons))
     return serial, patient, usage
 
 

@@ -26,6 +26,7 @@ from drivers.cpap.events import (
     PERIOD_SCHEMA,
     RENEWAL_SCHEMA,
     DayData,
+    ExcludedDayData,
     ImportData,
     ImportProblemData,
     PeriodData,
@@ -42,6 +43,7 @@ from drivers.cpap.observance import (
     prescription_alert,
     renewal_decision,
 )
+from drivers.cpap.plausibility import ExcludedDay
 from drivers.cpap.problems import Problem
 from drivers.cpap.resmed import Identity, NightDetail
 
@@ -77,6 +79,7 @@ class DeviceBatch:
     days: list[DayUsage]
     patient_ref: str | None = None
     datalog: dict[date, NightDetail] = field(default_factory=dict)
+    excluded: list[ExcludedDay] = field(default_factory=list)  # implausible days, left out of periods
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,7 @@ def period_data(p: Period, serial: str, patient: str | None, rule: str) -> Perio
         days_with_data=p.days_with_data,
         days_at_least_4h=p.days_at_least_4h,
         boundary_rule=rule,
+        days_excluded=[ExcludedDayData(date=x.day, reason=x.reason) for x in p.days_excluded],
     )
 
 
@@ -163,13 +167,18 @@ def anchor_for(section: CpapSection, serial: str, patient: str | None) -> date |
 
 
 def observe(
-    days: Sequence[DayUsage], section: CpapSection, serial: str, patient: str | None
+    days: Sequence[DayUsage],
+    section: CpapSection,
+    serial: str,
+    patient: str | None,
+    excluded: Sequence[ExcludedDay] = (),
 ) -> tuple[list[Period], Renewal]:
     periods = compute_periods(
         days,
         start=anchor_for(section, serial, patient),
         telemonitored=section.telemonitored,
         rule=section.boundary_rule,
+        excluded=excluded,
     )
     return periods, renewal_decision(periods)
 
@@ -221,13 +230,16 @@ def plan_import(
             DayUsage(date.fromisoformat(k), v[0], v[2], after_midnight_minutes=None if v[1] < 0 else v[1])
             for k, v in sorted(led.days.items())
         ]
-        periods, renewal = observe(merged, section, serial, patient)
+        periods, renewal = observe(merged, section, serial, patient, batch.excluded)
         for p in periods:
             if not p.complete:
                 continue
             key = p.start.isoformat()
             pdata = period_data(p, serial, patient, section.boundary_rule)
-            digest = content_hash(pdata.model_dump(mode="json", exclude={"patient_ref"}))
+            # Without excluded days the digest is the one from before days_excluded existed: an
+            # upgrade must not re-publish every stored period as changed.
+            skip = {"patient_ref"} if pdata.days_excluded else {"patient_ref", "days_excluded"}
+            digest = content_hash(pdata.model_dump(mode="json", exclude=skip))
             after = led.periods.get(key)
             if after == digest:
                 continue

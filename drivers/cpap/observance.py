@@ -29,6 +29,8 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
+from drivers.cpap.plausibility import ExcludedDay
+
 PERIOD_DAYS = 28
 RENEWAL_PERIODS = 12
 RENEWAL_GOOD_PERIODS = 10
@@ -110,6 +112,7 @@ class Period:
     tier: Tier
     lpp_code: str
     complete: bool  # the data covers the period's last day
+    days_excluded: tuple[ExcludedDay, ...] = ()  # implausible days in the period, counted as no data
 
     @property
     def hours(self) -> str:
@@ -159,18 +162,22 @@ def compute_periods(
     data_end: date | None = None,
     telemonitored: bool = True,
     rule: BoundaryRule = "resmed_day",
+    excluded: Sequence[ExcludedDay] = (),
 ) -> list[Period]:
     """Split usage into 28-day periods from ``start`` (default: first day of data).
 
     ``data_end`` is the last day the data covers (default: the last day present); a period is
     complete when its last day is on or before it. Days without a record count as zero use (the
     machine was off or the card has no record). Days before ``start`` are outside coverage.
+    ``excluded`` days (implausible figures, left out of ``days`` by the reader) also count as zero
+    use; each period lists those it holds, with the reason.
     """
-    if not days:
+    if not days and not excluded:
         return []
     ordinals = [d.day.toordinal() for d in days]
-    anchor = start if start is not None else date.fromordinal(min(ordinals))
-    last = data_end if data_end is not None else date.fromordinal(max(ordinals))
+    covered = ordinals + [x.day.toordinal() for x in excluded]  # an excluded day is still a day read
+    anchor = start if start is not None else date.fromordinal(min(covered))
+    last = data_end if data_end is not None else date.fromordinal(max(covered))
     if last < anchor:
         return []
     base = anchor.toordinal()
@@ -210,6 +217,7 @@ def compute_periods(
                 tier=tier,
                 lpp_code=table[tier.value].lpp_code,
                 complete=p_end <= last,
+                days_excluded=tuple(x for x in excluded if p_start <= x.day <= p_end),
             )
         )
     return periods

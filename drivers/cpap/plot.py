@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 EPOCH = date(1970, 1, 1)
 
@@ -17,6 +20,14 @@ TIER_COLOURS = {"1": "#2e7d32", "2": "#f9a825", "3": "#c62828"}
 
 
 def plot_report(report: dict[str, Any], out: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = build_figure(report)
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def build_figure(report: dict[str, Any]) -> Figure:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -30,7 +41,18 @@ def plot_report(report: dict[str, Any], out: Path) -> None:
     colours = ["#1565c0" if h >= 4 else "#90a4ae" for h in hours]
     ax.bar(xs, hours, width=0.9, color=colours, linewidth=0)
     ax.axhline(4, color="black", linestyle="--", linewidth=1, zorder=3)
-    ax.text(xs[0] if xs else 0.0, 4.15, "4 h", fontsize=8)
+    # The label sits outside the plot area, at the right end of the line: inside it, it would cover
+    # whichever bar happens to be first.
+    ax.annotate(
+        "4 h",
+        xy=(1.0, 4),
+        xycoords=("axes fraction", "data"),
+        xytext=(4, 0),
+        textcoords="offset points",
+        va="center",
+        ha="left",
+        fontsize=8,
+    )
     top = max([*hours, 8.0]) + 1.5
     for p in report["periods"]:
         start = _num(date.fromisoformat(p["start"]))
@@ -70,5 +92,4 @@ def plot_report(report: dict[str, Any], out: Path) -> None:
     ax.set_xticks([_num(date.fromisoformat(x)) for x in starts], starts, fontsize=7)
     fig.autofmt_xdate()
     fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
+    return fig

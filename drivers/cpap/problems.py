@@ -17,10 +17,12 @@ class ProblemCode(StrEnum):
     STR_LAYOUT = "str_layout"  # readable EDF but not a ResMed daily summary
     RECORD_CRC_MISMATCH = "record_crc_mismatch"  # per-record Crc16 wrong: those days are skipped
     DATE_MISMATCH = "date_mismatch"
+    IMPLAUSIBLE_DAY = "implausible_day"  # a day's figures cannot be real: left out of the periods
     DATALOG_UNREADABLE = "datalog_unreadable"
     DATALOG_TRUNCATED = "datalog_truncated"  # complete records are still used
     CSV_UNREADABLE = "csv_unreadable"
     CSV_BAD_ROW = "csv_bad_row"
+    READER_FAULT = "reader_fault"  # our reader failed on this file (a bug): the file is skipped
     SOURCE_UNREADABLE = "source_unreadable"  # the card or file could not be read at all (I/O error…)
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from drivers.cpap.checksums import edf_side_crc, identification_crc
-from simulators.cpap.edf_bytes import SignalSpec, annotation_records, crc_signal, edf_header, edf_records
+from simulators.cpap.edf_bytes import SignalSpec, crc_signal, edf_header, edf_records
 from simulators.cpap.profile import NightTruth, Profile, generate
+from simulators.cpap.session_files import header_only_files, session_files
 
 EPOCH = date(1970, 1, 1)
 EMPTY = -1
@@ -29,12 +30,13 @@ def _one(label: str, pmin: str, pmax: str, dmin: int, dmax: int, dim: bytes = b"
     return SignalSpec(label, 1, dim, pmin, pmax, dmin, dmax)
 
 
-def _tenths(label: str) -> SignalSpec:  # events/h, 0.1 resolution
-    return _one(label, "0", "3276.7", 0, 32767, b"/h")
+# Scales as real AirSense 10/11 and AirCurve 10 cards write them.
+def _tenths(label: str) -> SignalSpec:  # events/h, 0.1 resolution, up to 240
+    return _one(label, "0", "240", 0, 2400, b"")
 
 
-def _leak(label: str) -> SignalSpec:  # L/s, 0.02 resolution
-    return _one(label, "0", "655.34", 0, 32767, b"L/s")
+def _leak(label: str) -> SignalSpec:  # L/s, 0.02 resolution, up to 2 L/s
+    return _one(label, "0", "2", 0, 100, b"L/s")
 
 
 def _press(label: str) -> SignalSpec:  # cmH2O, 0.02 resolution
@@ -121,12 +123,18 @@ class WrittenCard:
     csv_path: Path | None
 
 
+def session_slots(profile: Profile) -> int:
+    """MaskOn/MaskOff slots per day: 20 on AirSense 11 (a real card used 14 in one day), else 10."""
+    return 20 if profile.model == "AirSense11" else 10
+
+
 def str_signals(profile: Profile) -> list[SignalSpec]:
     lab = LABELS["en" if profile.model != "S9" else f"s9-{profile.language}"]
+    slots = session_slots(profile)
     specs = [
         _one(lab["date"], "0", "32767", 0, 32767, b"days"),
-        SignalSpec(lab["on"], 10, b"min", "0", "1440", 0, 1440),
-        SignalSpec(lab["off"], 10, b"min", "0", "1440", 0, 1440),
+        SignalSpec(lab["on"], slots, b"min", "0", "1440", 0, 1440),
+        SignalSpec(lab["off"], slots, b"min", "0", "1440", 0, 1440),
         _plain(lab["events"]),
         _one(lab["dur"], "0", "1440", 0, 1440, b"min"),
         _one(lab["ondur"], "0", "1440", 0, 1440, b"min"),
@@ -151,8 +159,8 @@ def str_signals(profile: Profile) -> list[SignalSpec]:
     return specs  # AirSense 10 AutoSet: 81 signals, 99 samples per record
 
 
-def _slots(values: Sequence[int]) -> list[int]:
-    return (list(values) + [EMPTY] * 10)[:10]
+def _slots(values: Sequence[int], count: int) -> list[int]:
+    return (list(values) + [EMPTY] * count)[:count]
 
 
 def str_bytes(profile: Profile, nights: Sequence[NightTruth]) -> bytes:
@@ -172,8 +180,9 @@ def str_bytes(profile: Profile, nights: Sequence[NightTruth]) -> bytes:
         return arr
 
     cols.append(np.array([(t.day - EPOCH).days for t in nights], dtype=np.int16).reshape(n, 1))
-    on = np.array([_slots(t.mask_on) for t in nights], dtype=np.int16).reshape(n, 10)
-    off = np.array([_slots(t.mask_off) for t in nights], dtype=np.int16).reshape(n, 10)
+    k = session_slots(profile)
+    on = np.array([_slots(t.mask_on, k) for t in nights], dtype=np.int16).reshape(n, k)
+    off = np.array([_slots(t.mask_off, k) for t in nights], dtype=np.int16).reshape(n, k)
     cols += [on, off]
     cols.append(one([sum(1 for v in t.mask_on + t.mask_off if v != EMPTY) for t in nights]))
     cols.append(one([t.usage_minutes for t in nights]))
@@ -225,42 +234,11 @@ def identification(profile: Profile) -> tuple[str, bytes]:
     return "Identification.tgt", ("\r\n".join(lines) + "\r\n").encode()
 
 
-def _session_files(
-    profile: Profile, night: NightTruth, start: datetime, real: int, first: bool
-) -> dict[str, bytes]:
-    stamp = start.strftime("%Y%m%d_%H%M%S")
-    rec = f"Startdate {start.strftime('%d-%b-%Y').upper()} X X X SRN={profile.serial}"
-    out: dict[str, bytes] = {}
-    minutes = max(1, real)
-
-    def edf(
-        specs: list[SignalSpec], records: int, seconds: str, cols: list[np.ndarray], plus: str = ""
-    ) -> bytes:
-        head = edf_header(
-            specs, start=start, records=records, record_seconds=seconds, recording=rec, reserved=plus
-        )
-        return head + edf_records(specs, cols)
-
-    # PLD: 0.5 Hz summary signals for the whole session (60-second records).
-    pld_labels = ("MaskPress.2s", "Press.2s", "Leak.2s", "RespRate.2s", "TidVol.2s", "Snore.2s", "FlowLim.2s")
-    pld = [SignalSpec(label, 30, b"", "0", "655.34", 0, 32767) for label in pld_labels] + [crc_signal()]
-    pld_cols = [np.full((minutes, 30), 500 + i, dtype=np.int16) for i in range(len(pld_labels))]
-    out[f"{stamp}_PLD.edf"] = edf(pld, minutes, "60", pld_cols)
-    # BRP: 25 Hz flow and pressure, truncated to a few minutes (size).
-    brp_min = min(minutes, profile.brp_minutes)
-    brp = [
-        SignalSpec("Flow.40ms", 1500, b"L/s", "-2", "2", -1000, 1000),
-        SignalSpec("Press.40ms", 1500, b"cmH2O", "0", "40", 0, 2000),
-        crc_signal(),
-    ]
-    wave = (np.sin(np.arange(brp_min * 1500) / 25.0) * 500).astype(np.int16).reshape(brp_min, 1500)
-    out[f"{stamp}_BRP.edf"] = edf(brp, brp_min, "60", [wave, np.full_like(wave, 500)])
-    # EVE: EDF+D annotations with 0-second records (the night's events, in its first session).
-    events = [e for e in night.events if e[0] < real * 60] if first else []
-    eve = [SignalSpec("EDF Annotations", 40, b"", "-1", "1", -32768, 32767), crc_signal()]
-    groups = [[e] for e in events] or [[]]
-    out[f"{stamp}_EVE.edf"] = edf(eve, len(groups), "0", [annotation_records(groups, 40)], "EDF+D")
-    return out
+def _write_files(folder: Path, files: dict[str, bytes]) -> None:
+    folder.mkdir(exist_ok=True)
+    for fname, raw in files.items():
+        (folder / fname).write_bytes(raw)
+        (folder / fname.replace(".edf", ".crc")).write_bytes(edf_side_crc(raw))
 
 
 def write_card(profile: Profile, out_dir: Path, *, with_csv: bool = True) -> WrittenCard:
@@ -278,13 +256,12 @@ def write_card(profile: Profile, out_dir: Path, *, with_csv: bool = True) -> Wri
     datalog.mkdir(exist_ok=True)
     with_use = [t for t in nights if t.sessions][-profile.datalog_nights :] if profile.datalog_nights else []
     for night in with_use:
+        # Folder = ResMed day of the file's time (before noon -> previous day): the night's label.
+        folder = datalog if profile.model == "S9" else datalog / night.day.strftime("%Y%m%d")
         for k, (start, real) in enumerate(night.sessions):
-            # Folder = ResMed day of the file's time (before noon -> previous day): the night's label.
-            folder = datalog if profile.model == "S9" else datalog / night.day.strftime("%Y%m%d")
-            folder.mkdir(exist_ok=True)
-            for fname, raw in _session_files(profile, night, start, real, k == 0).items():
-                (folder / fname).write_bytes(raw)
-                (folder / fname.replace(".edf", ".crc")).write_bytes(edf_side_crc(raw))
+            _write_files(folder, session_files(profile, night, start, real, k == 0))
+        for start in night.blips:
+            _write_files(folder, header_only_files(profile, start))
     csv_path = write_csv(profile, nights, out_dir.parent / f"{out_dir.name}-export.csv") if with_csv else None
     return WrittenCard(out_dir, nights, csv_path)
 

@@ -37,6 +37,8 @@ class Profile:
     datalog_nights: int = 2  # DATALOG keeps the last N nights with use
     brp_minutes: int = 3  # BRP waveforms truncated to N minutes to keep cards small
     dst: bool = True  # Europe/Paris clock changes (last Sunday of March / October)
+    # Mask put on and taken off within a minute (a fitting): DATALOG files with a header only.
+    short_session_probability: float = 0.15
 
 
 BUILTIN: dict[str, Profile] = {
@@ -88,6 +90,7 @@ class NightTruth:
     leak_max: int = 0
     sessions: list[tuple[datetime, int]] = field(default_factory=list)  # (wall start, real minutes)
     events: list[tuple[float, float, str]] = field(default_factory=list)
+    blips: list[datetime] = field(default_factory=list)  # sessions under a minute (DATALOG only)
 
 
 def _dst_shift(day: date, start_off: int, real: int, dst: bool) -> int:
@@ -119,8 +122,10 @@ def generate(profile: Profile) -> list[NightTruth]:
         cursor = rng.randint(600, 750)  # 22:00 to 00:30
         parts = [total // n_sessions] * n_sessions
         parts[0] += total - sum(parts)
+        shifted = False  # the clock changes once a night: later sessions already read the new time
         for real in parts:
-            end_wall = _dst_shift(day, cursor, real, profile.dst)
+            end_wall = _dst_shift(day, cursor, real, profile.dst and not shifted)
+            shifted = shifted or end_wall != cursor + real
             _add_session(nights, i, cursor, real, end_wall)
             cursor = end_wall + rng.randint(5, 25)
         if rng.random() < profile.cross_noon_probability and i + 1 < len(nights):
@@ -139,7 +144,19 @@ def generate(profile: Profile) -> list[NightTruth]:
             onset = float(rng.randint(60, max(61, night.usage_minutes * 60 - 60)))
             night.events.append((onset, float(rng.randint(10, 40)), rng.choice(kinds[:4])))
         night.events.sort()
+    _add_blips(nights, profile)
     return nights
+
+
+def _add_blips(nights: list[NightTruth], profile: Profile) -> None:
+    """Sessions under a minute a few minutes before a night's first session. Drawn from their own
+    generator, so a profile's nights stay the same whatever this probability is. How STR.edf counts
+    them is not known from real cards: they are written to DATALOG only."""
+    rng = random.Random(f"blips-{profile.seed}")
+    for night in nights:
+        if night.sessions and rng.random() < profile.short_session_probability:
+            first = night.sessions[0][0]
+            night.blips.append(first - timedelta(minutes=rng.randint(3, 15), seconds=rng.randint(0, 59)))
 
 
 def _add_session(nights: list[NightTruth], i: int, start: int, real: int, end_wall: int) -> None:

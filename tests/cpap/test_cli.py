@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from drivers.cpap.observance import format_hours
 from simulators.cpap.profile import BUILTIN
 
 
@@ -36,7 +37,13 @@ def test_simulate_then_observance_json_and_plot(tmp_path: Path) -> None:
     }
     assert len(report["days"]) == 400
     assert set(report["days"][0]) == {"date", "usage_minutes", "sessions", "ahi", "leak_95"}
-    assert set(report["periods"][0]) == {"start", "end", "hours", "tier", "lpp_code", "complete"}
+    assert set(report["periods"][0]) == {
+        "start", "end", "minutes", "hours", "tier", "lpp_code", "complete", "days_excluded"
+    }  # fmt: skip
+    for p in report["periods"]:  # exact minutes beside the truncated hours
+        assert isinstance(p["minutes"], int)
+        assert f"{p['hours']:.2f}" == format_hours(p["minutes"])
+        assert p["days_excluded"] == []
     assert report["periods"][0]["start"] == "2025-01-06"
     assert isinstance(report["periods"][0]["hours"], float)
     assert [p["complete"] for p in report["periods"]] == [True] * 14 + [False]

@@ -82,3 +82,19 @@ def test_missing_columns(tmp_path: Path) -> None:
 def test_mapping_needs_one_usage_column() -> None:
     with pytest.raises(ValidationError):
         CsvMapping(usage_minutes="m", usage_hours="h")
+
+
+def test_rows_beyond_the_day_bounds_are_bad_rows(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text(
+        "Numéro de série;Date;Utilisation (h);IAH;Fuites 95 (L/min)\n"
+        "S1;01/02/2026;7,00;3,1;12,0\n"
+        "S1;02/02/2026;7,00;300,0;12,0\n"  # AHI above the machines' scale
+        "S1;03/02/2026;7,00;3,0;500,0\n"  # leak no blower delivers
+    )
+    read = read_export(path, CsvMapping(patient_ref=None))
+    assert [(p.line, p.message) for p in read.problems] == [
+        (3, "implausible day: AHI 300.0 outside 0..240 events/h"),
+        (4, "implausible day: 95th percentile leak 500.0 outside 0..120 L/min"),
+    ]
+    assert len(read.devices["S1"].days) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from dataclasses import replace
@@ -9,11 +10,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from daemon.broker import PrivateBroker
 from drivers.cpap.events import DAY_SCHEMA, IMPORT_SCHEMA, PERIOD_SCHEMA, RENEWAL_SCHEMA
 from simulators.cpap.card import write_card
+from simulators.cpap.mutate import forge
 from simulators.cpap.profile import BUILTIN
-from tests.support import MqttCollector, base_config, collect, inprocess_daemon
+from tests.support import MqttCollector, base_config, collect, inprocess_daemon, wait_until
 
 SERIAL_A = "23201234567"
 SERIAL_B = "23201234568"
@@ -120,3 +124,42 @@ async def test_restart_with_the_same_card_publishes_nothing_new(
             await seen.wait_for(lambda m: len(seen.events(IMPORT_SCHEMA)) >= 4, 10, "import finished")
         assert len(of(channel(seen), SERIAL_A)) == len(of(channel(seen)[:first], SERIAL_A))
         assert len(of(channel(seen), SERIAL_B)) > 0
+
+
+async def test_forged_card_through_the_daemon(
+    broker: PrivateBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A record forged with its checksum recomputed: the period event names the day it left out,
+    the import event carries the problem, and the log says which kind."""
+    media, exports, staging = tmp_path / "media", tmp_path / "exports", tmp_path / "staging"
+    card = write_card(replace(BUILTIN["poor"], days=30, datalog_nights=0), staging / "card", with_csv=False)
+    used = next(i for i, n in enumerate(card.nights) if n.usage_minutes)
+    path = card.root / "STR.edf"
+    path.write_bytes(forge(path.read_bytes(), used, "Duration", [32767]))
+    (card.root / "STR.crc").unlink()
+    caplog.set_level(logging.INFO, logger="drivers.cpap")
+    async with (
+        collect(broker.host, broker.port, "passerelle/test/#") as seen,
+        inprocess_daemon(config(broker, tmp_path, media, exports)),
+    ):
+        os.replace(card.root, media / "card")
+        finished = await seen.wait_for_event(IMPORT_SCHEMA, lambda e: e["data"]["status"] == "finished")
+        period = seen.events(PERIOD_SCHEMA)[0]["data"]
+        # The driver logs once the core has stored every event, which may be after they arrive.
+        await wait_until(
+            lambda: any(
+                "implausible_day=1" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+            ),
+            10,
+            "the import's warning",
+        )
+    day = card.nights[used].day.isoformat()
+    assert [x["date"] for x in period["days_excluded"]] == [day]
+    assert (
+        period["minutes"] == sum(n.usage_minutes for n in card.nights[:28]) - card.nights[used].usage_minutes
+    )
+    assert period["tier"] == "TL3"
+    assert [(p["code"], p["message"][:10]) for p in finished["data"]["problems"]] == [
+        ("implausible_day", day)
+    ]
+    assert day not in [e["data"]["date"] for e in seen.events(DAY_SCHEMA)]

@@ -161,3 +161,27 @@ def test_a_status_going_back_is_a_new_event() -> None:
         e.event_id for p in (a, c) for e in p.events if e.schema == DAY_SCHEMA and e.data.date == START
     ]
     assert len(set(day_ids)) == 2
+
+
+def test_period_events_list_the_days_left_out() -> None:
+    from drivers.cpap.plausibility import ExcludedDay
+
+    section = CpapSection(period_start=START)
+    honest = batch(days=56)
+    bad_day = START + timedelta(days=3)
+    reason = "usage 32767 min outside 0..1440"
+    flagged = replace(
+        honest, days=[d for d in honest.days if d.day != bad_day], excluded=[ExcludedDay(bad_day, reason)]
+    )
+    plan = run(section, {}, flagged)
+    periods = [e.data for e in plan.events if e.schema == PERIOD_SCHEMA]
+    assert [(x.date, x.reason) for x in periods[0].days_excluded] == [(bad_day, reason)]
+    assert periods[0].minutes == 27 * 300
+    assert periods[1].days_excluded == []
+    # A period without excluded days keeps the content hash it had before the field existed, so an
+    # upgrade does not re-publish every stored period.
+    from drivers.cpap.feed import content_hash
+
+    p1 = periods[1]
+    before = content_hash(p1.model_dump(mode="json", exclude={"patient_ref", "days_excluded"}))
+    assert plan.ledgers["2320ABC"].periods[p1.start.isoformat()] == before

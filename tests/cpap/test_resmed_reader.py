@@ -260,7 +260,7 @@ def test_date_signal_disagreeing_with_header_is_reported(make_card: CardFactory)
 
 
 def test_truncated_datalog_file_keeps_its_complete_records(make_card: CardFactory) -> None:
-    card = make_card("good", days=10, datalog_nights=1)
+    card = make_card("good", days=10, datalog_nights=1, short_session_probability=0.0)
     pld = next((card.root / "DATALOG").rglob("*_PLD.edf"))
     raw = pld.read_bytes()
     header = 256 * 9  # 7 signals + Crc16
@@ -281,3 +281,13 @@ def test_truncated_datalog_file_keeps_its_complete_records(make_card: CardFactor
         - next(real for start, real in night.sessions if start.strftime("%Y%m%d_%H%M%S") in pld.name)
         + 5
     )
+
+
+def test_identification_json_of_the_wrong_shape(make_card: CardFactory) -> None:
+    card = make_card("as11", days=5)
+    (card.root / "Identification.json").write_text(
+        '{"FlowGenerator": {"IdentificationProfiles": {"Product": "x"}}}'
+    )
+    read = read_card(card.root)
+    assert ProblemCode.IDENTIFICATION_UNREADABLE in codes(read.problems)
+    assert read.identity is not None and read.identity.serial == "22231234567"  # from the STR header
