@@ -58,7 +58,7 @@ class Daemon:
         self.outbox.on_full = self._on_outbox_full
         self.driver_family: dict[str, Family] = {}
         self.supervisor = Supervisor(self._ingest, on_change=self._publish_health)
-        self.router = RequestRouter(self._core_handlers(), self._driver_handlers)
+        self.router = RequestRouter(self._core_handlers(), self._driver_handlers, topics=self.topics)
         self.publisher = Publisher(
             self.settings.mqtt,
             client_id=self.settings.client_id,

@@ -1,0 +1,101 @@
+"""Hostile bridge requests cost at most their own answer: the daemon (a real process) answers each with
+a typed error, publishes only inside its own ``bridge/response/`` subtree, and its event stream keeps
+flowing without a reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from daemon.broker import PrivateBroker
+from tests.core.hostile_requests import BASE, RESPONSE, Hostile, hostile_requests
+from tests.support import DaemonProcess, MqttCollector, Received, base_config, collect
+
+EVENT_RATE = 50.0  # events a second from the synthetic driver: one every 20 ms
+STREAM_SECONDS = 15.0
+HOSTILE_EVERY = 0.5
+FOREIGN_TOPICS = ("elsewhere/inbox", "passerelle/other/bridge/response/ping")
+
+
+def _births(seen: MqttCollector) -> int:
+    return sum(1 for m in seen.on(f"{BASE}/bridge/state") if m.json() == {"state": "online"})
+
+
+def _answers(seen: MqttCollector, topic: str) -> list[Received]:
+    return [m for m in seen.on(topic) if not m.retain]
+
+
+async def _start(broker: PrivateBroker, tmp_path: Path, **extra: Any) -> DaemonProcess:
+    daemon = DaemonProcess(base_config(broker.port, tmp_path / "state", **extra), tmp_path)
+    daemon.start()
+    await daemon.wait_ready()
+    return daemon
+
+
+async def test_each_hostile_request_gets_its_typed_error(broker: PrivateBroker, tmp_path: Path) -> None:
+    async with collect(broker.host, broker.port, "#") as seen:
+        daemon = await _start(broker, tmp_path)
+        await seen.wait_for(lambda m: _births(seen) == 1, 10, "bridge online")
+        for hostile in hostile_requests():
+            before = len(_answers(seen, hostile.answer_topic))
+            delivered = await hostile.send(broker.host, broker.port)
+            if hostile.expected_code is None:
+                assert not delivered, f"the broker accepted {hostile.name}"
+                continue
+            await seen.wait_for(
+                lambda m, h=hostile, n=before: len(_answers(seen, h.answer_topic)) > n,  # type: ignore[misc]
+                10,
+                f"an answer to {hostile.name}",
+            )
+            answer = _answers(seen, hostile.answer_topic)[before].json()
+            assert answer["status"] == "error", (hostile.name, answer)
+            assert answer["error"]["code"] == hostile.expected_code, (hostile.name, answer)
+        # Nothing was published where a requester pointed, outside the station's response subtree.
+        assert not [m for m in seen.messages if m.topic in FOREIGN_TOPICS]
+        assert all(m.json()["state"] in ("online", "offline") for m in seen.on(f"{BASE}/bridge/state"))
+        assert not seen.on(f"{BASE}/synthetic")
+        assert not [m for m in seen.messages if m.topic.startswith(f"{RESPONSE}/me")]
+        assert _births(seen) == 1, "a hostile request ended the MQTT session"
+        assert await daemon.stop() == 0
+
+
+async def test_event_stream_is_not_interrupted_by_hostile_requests(
+    broker: PrivateBroker, tmp_path: Path
+) -> None:
+    """Events flow at 50/s while a hostile request arrives every 0.5 s: no reconnect, no gap."""
+    synthetic = {"devices": [{"id": "pattern-1", "rate": EVENT_RATE}]}
+    shapes = hostile_requests()
+    async with collect(broker.host, broker.port, f"{BASE}/#") as seen:
+        daemon = await _start(broker, tmp_path, synthetic=synthetic)
+        await seen.wait_for(lambda m: len(seen.on(f"{BASE}/synthetic")) >= 10, 10, "events flowing")
+        sent: list[Hostile] = []
+        deadline = time.monotonic() + STREAM_SECONDS
+        while time.monotonic() < deadline:
+            hostile = shapes[len(sent) % len(shapes)]
+            await hostile.send(broker.host, broker.port)
+            sent.append(hostile)
+            await asyncio.sleep(HOSTILE_EVERY)
+        stream_end = time.monotonic()
+        await seen.wait_for(
+            lambda m: any(e.received_at > stream_end for e in seen.on(f"{BASE}/synthetic")),
+            10,
+            "events after the last hostile request",
+        )
+        births = _births(seen)
+        assert await daemon.stop() == 0
+    events = seen.on(f"{BASE}/synthetic")
+    seqs = [json.loads(e.payload)["data"]["seq"] for e in events]
+    assert sorted(set(seqs)) == list(range(min(seqs), max(seqs) + 1)), "events missing from the stream"
+    arrivals = [e.received_at for e in events]
+    max_gap = max(b - a for a, b in itertools.pairwise(arrivals))
+    print(
+        f"\n{len(sent)} hostile requests over {STREAM_SECONDS:.0f} s, {len(events)} events; "
+        f"reconnects: {births - 1}; max inter-event gap: {max_gap * 1000:.0f} ms "
+        f"(nominal {1000 / EVENT_RATE:.0f} ms)"
+    )
+    assert births == 1, f"{births - 1} reconnects caused by hostile requests"
+    assert max_gap < 1.0, f"the event stream stalled for {max_gap:.2f} s"
