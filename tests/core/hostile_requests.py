@@ -8,6 +8,7 @@ retain flag, and the MQTT 5 Response Topic and Correlation Data properties.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -36,8 +37,7 @@ class Hostile:
         return topic if len(topic.encode()) <= MQTT_TOPIC_MAX else f"{RESPONSE}/invalid-command"
 
     async def send(self, host: str, port: int) -> bool:
-        """One connection per request: a broker that turns a request away must not end the test.
-        False when the broker did not acknowledge the request."""
+        """False when the broker did not acknowledge the request."""
         properties = None
         if self.response_topic is not None or self.correlation_data is not None:
             properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
@@ -45,19 +45,22 @@ class Hostile:
                 properties.ResponseTopic = self.response_topic
             if self.correlation_data is not None:
                 properties.CorrelationData = self.correlation_data
-        try:
-            async with aiomqtt.Client(host, port, protocol=aiomqtt.ProtocolVersion.V5) as client:
-                await client.publish(
-                    f"{REQUEST}/{self.command}",
-                    self.payload,
-                    qos=1,
-                    retain=self.retain,
-                    properties=properties,
-                    timeout=5,
-                )
-        except aiomqtt.MqttError:
-            return False
-        return True
+        return await send_request(host, port, self.command, self.payload, self.retain, properties)
+
+
+async def send_request(
+    host: str, port: int, command: str, payload: bytes, retain: bool = False, properties: Any = None
+) -> bool:
+    """One connection per request: a broker that turns a request away must not end the test.
+    False when the broker did not acknowledge the request."""
+    try:
+        async with aiomqtt.Client(host, port, protocol=aiomqtt.ProtocolVersion.V5) as client:
+            await client.publish(
+                f"{REQUEST}/{command}", payload, qos=1, retain=retain, properties=properties, timeout=5
+            )
+    except aiomqtt.MqttError:
+        return False
+    return True
 
 
 def _nested(depth: int) -> bytes:

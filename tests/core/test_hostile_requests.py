@@ -8,11 +8,12 @@ import asyncio
 import itertools
 import json
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from daemon.broker import PrivateBroker
-from tests.core.hostile_requests import BASE, RESPONSE, Hostile, hostile_requests
+from tests.core.hostile_requests import BASE, RESPONSE, Hostile, hostile_requests, send_request
 from tests.support import DaemonProcess, MqttCollector, Received, base_config, collect
 
 EVENT_RATE = 50.0  # events a second from the synthetic driver: one every 20 ms
@@ -60,7 +61,24 @@ async def test_each_hostile_request_gets_its_typed_error(broker: PrivateBroker, 
         assert not seen.on(f"{BASE}/synthetic")
         assert not [m for m in seen.messages if m.topic.startswith(f"{RESPONSE}/me")]
         assert _births(seen) == 1, "a hostile request ended the MQTT session"
+        # Each refusal shows in health (and in the metrics read from the same tallies).
+        health = await request_health(broker, seen)
+        expected = Counter(h.expected_code for h in hostile_requests() if h.expected_code is not None)
+        assert health["requests"]["results"] == dict(expected)
         assert await daemon.stop() == 0
+    # Logged with its cause, once per code however often it came (the rest is held back).
+    log_text = daemon.log_path.read_text()
+    for code in expected:
+        assert log_text.count(f"answered with {code}:") == 1, code
+
+
+async def request_health(broker: PrivateBroker, seen: MqttCollector) -> dict[str, Any]:
+    """The daemon's health, asked for with a plain request; ``seen`` collects its response topic."""
+    before = len(_answers(seen, f"{RESPONSE}/health"))
+    assert await send_request(broker.host, broker.port, "health", b"{}")
+    await seen.wait_for(lambda m: len(_answers(seen, f"{RESPONSE}/health")) > before, 10, "health")
+    answer: dict[str, Any] = _answers(seen, f"{RESPONSE}/health")[before].json()
+    return answer["data"]  # type: ignore[no-any-return]
 
 
 async def test_event_stream_is_not_interrupted_by_hostile_requests(
