@@ -72,6 +72,20 @@ async def test_each_hostile_request_gets_its_typed_error(broker: PrivateBroker, 
         assert log_text.count(f"answered with {code}:") == 1, code
 
 
+async def test_request_retained_before_the_daemon_connects_is_refused_mqtt_311(
+    broker: PrivateBroker, tmp_path: Path
+) -> None:
+    """What the broker hands over at every (re)connect comes flagged retained, in MQTT 3.1.1 too."""
+    assert await send_request(broker.host, broker.port, "ping", b'{"transaction": "old"}', retain=True)
+    mqtt = {"host": broker.host, "port": broker.port, "protocol": "3.1.1", "reconnect_min_seconds": 0.1}
+    async with collect(broker.host, broker.port, f"{RESPONSE}/ping") as seen:
+        daemon = await _start(broker, tmp_path, mqtt=mqtt)
+        await seen.wait_for(lambda m: bool(m), 10, "the answer to the retained request")
+        assert await daemon.stop() == 0
+    answer = seen.messages[0].json()
+    assert answer["error"]["code"] == "retained_request" and answer["transaction"] is None
+
+
 async def request_health(broker: PrivateBroker, seen: MqttCollector) -> dict[str, Any]:
     """The daemon's health, asked for with a plain request; ``seen`` collects its response topic."""
     before = len(_answers(seen, f"{RESPONSE}/health"))
@@ -91,17 +105,23 @@ async def test_event_stream_is_not_interrupted_by_hostile_requests(
         daemon = await _start(broker, tmp_path, synthetic=synthetic)
         await seen.wait_for(lambda m: len(seen.on(f"{BASE}/synthetic")) >= 10, 10, "events flowing")
         sent: list[Hostile] = []
-        deadline = time.monotonic() + STREAM_SECONDS
-        while time.monotonic() < deadline:
+        sending: list[asyncio.Task[bool]] = []
+        start = time.monotonic()
+        while (due := start + len(sent) * HOSTILE_EVERY) < start + STREAM_SECONDS:
+            await asyncio.sleep(max(0.0, due - time.monotonic()))  # the pace of the attack, not a wait
             hostile = shapes[len(sent) % len(shapes)]
-            await hostile.send(broker.host, broker.port)
+            sending.append(asyncio.create_task(hostile.send(broker.host, broker.port)))
             sent.append(hostile)
-            await asyncio.sleep(HOSTILE_EVERY)
+        delivered = await asyncio.gather(*sending)
         stream_end = time.monotonic()
+        answered = sum(1 for h, ok in zip(sent, delivered, strict=True) if ok and h.expected_code)
         await seen.wait_for(
-            lambda m: any(e.received_at > stream_end for e in seen.on(f"{BASE}/synthetic")),
+            lambda m: (
+                any(e.received_at > stream_end for e in seen.on(f"{BASE}/synthetic"))
+                and len([x for x in m if x.topic.startswith(f"{RESPONSE}/")]) >= answered
+            ),
             10,
-            "events after the last hostile request",
+            "events after the last hostile request, and an answer to each",
         )
         births = _births(seen)
         assert await daemon.stop() == 0
