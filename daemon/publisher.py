@@ -337,6 +337,8 @@ class Publisher:
             command = self.topics.command_of(str(message.topic))
             if command is None:
                 continue
+            if message.retain and not message.payload:
+                continue  # a requester clearing the retained request we refused: not a request
             props = message.properties
             response_topic = getattr(props, "ResponseTopic", None) if props is not None else None
             correlation = getattr(props, "CorrelationData", None) if props is not None else None

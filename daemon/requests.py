@@ -61,7 +61,7 @@ class RequestRouter:
         if refusal is None:
             payload = await self._respond(request)
         else:
-            payload = self._error(request.command, refusal, transaction=None)
+            payload = self._error(request.command, refusal, _transaction_of(request.payload))
         reply_to = request.response_topic if refusal is None else None
         return Answer(
             payload=payload,
@@ -108,6 +108,14 @@ class RequestRouter:
         )
         info = ErrorInfo(code=error.code, message=error.message)
         return Response(status="error", error=info, transaction=transaction).model_dump_json().encode()
+
+
+def _transaction_of(payload: bytes) -> Any:
+    """The request's transaction, to echo in a refusal, when the body parses."""
+    try:
+        return parse_request(payload).get("transaction")
+    except RequestError:
+        return None
 
 
 async def _with_timeout(awaitable: Awaitable[Any]) -> Any:

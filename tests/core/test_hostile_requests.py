@@ -83,7 +83,22 @@ async def test_request_retained_before_the_daemon_connects_is_refused_mqtt_311(
         await seen.wait_for(lambda m: bool(m), 10, "the answer to the retained request")
         assert await daemon.stop() == 0
     answer = seen.messages[0].json()
-    assert answer["error"]["code"] == "retained_request" and answer["transaction"] is None
+    assert answer["error"]["code"] == "retained_request" and answer["transaction"] == "old"
+
+
+async def test_clearing_a_refused_retained_request_is_not_a_request(
+    broker: PrivateBroker, tmp_path: Path
+) -> None:
+    async with collect(broker.host, broker.port, f"{RESPONSE}/ping") as seen:
+        daemon = await _start(broker, tmp_path)
+        assert await send_request(broker.host, broker.port, "ping", b'{"transaction": "r"}', retain=True)
+        await seen.wait_for(lambda m: len(m) == 1, 10, "the refusal")
+        assert await send_request(broker.host, broker.port, "ping", b"", retain=True)  # clears it
+        assert await send_request(broker.host, broker.port, "ping", b'{"transaction": "after"}')
+        await seen.wait_for(lambda m: any(x.json()["transaction"] == "after" for x in m), 10, "after")
+        assert await daemon.stop() == 0
+    answers = [(m.json()["transaction"], m.json()["status"]) for m in seen.messages]
+    assert answers == [("r", "error"), ("after", "ok")]
 
 
 async def request_health(broker: PrivateBroker, seen: MqttCollector) -> dict[str, Any]:
