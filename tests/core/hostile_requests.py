@@ -107,4 +107,5 @@ def hostile_requests() -> list[Hostile]:
         ),
         Hostile("retained request", b'{"transaction": "r"}', "retained_request", retain=True),
         Hostile("topic of 65535 bytes", ping, "unknown_command", command=long_command),
+        Hostile("empty command level", ping, "unknown_command", command=""),
     ]
