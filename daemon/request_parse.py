@@ -41,21 +41,20 @@ def _no_constant(name: str) -> Any:
     raise _malformed(f"{name} is not JSON")
 
 
-def _check_tree(body: Any) -> None:
-    """Depth and text of every value, iteratively (a recursive walk would be the next stack overflow)."""
-    pending: list[tuple[Any, int]] = [(body, 1)]
+def _check_tree(body: dict[str, Any]) -> None:
+    """Depth, walked over the containers only and iteratively (recursion would be the next stack
+    overflow); lone surrogates, found by one encoding of the whole tree in C."""
+    pending: list[tuple[dict[str, Any] | list[Any], int]] = [(body, 1)]
     while pending:
-        value, depth = pending.pop()
-        if isinstance(value, dict | list):
-            if depth > MAX_DEPTH:
-                raise _malformed(f"request nested deeper than {MAX_DEPTH} levels")
-            children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
-            pending.extend((child, depth + 1) for child in children)
-        elif isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise _malformed("request contains a lone surrogate escape (not a character)") from exc
+        container, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise _malformed(f"request nested deeper than {MAX_DEPTH} levels")
+        children = container.values() if isinstance(container, dict) else container
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _malformed("request contains a lone surrogate escape (not a character)") from exc
 
 
 def parse_request(payload: bytes) -> dict[str, Any]:
