@@ -12,8 +12,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
+
 from daemon.broker import PrivateBroker
-from tests.core.hostile_requests import BASE, RESPONSE, Hostile, hostile_requests, send_request
+from tests.core.hostile_requests import BASE, REQUEST, RESPONSE, Hostile, hostile_requests, send_request
 from tests.support import DaemonProcess, MqttCollector, Received, base_config, collect
 
 EVENT_RATE = 50.0  # events a second from the synthetic driver: one every 20 ms
@@ -70,6 +72,41 @@ async def test_each_hostile_request_gets_its_typed_error(broker: PrivateBroker, 
     log_text = daemon.log_path.read_text()
     for code in expected:
         assert log_text.count(f"answered with {code}:") == 1, code
+
+
+async def test_a_burst_of_hostile_requests_does_not_stall_events(
+    broker: PrivateBroker, tmp_path: Path
+) -> None:
+    """500 payload-borne hostile requests (most near 64 KiB) as fast as one client can send them."""
+    synthetic = {"devices": [{"id": "pattern-1", "rate": EVENT_RATE}]}
+    payload_shapes = [
+        h
+        for h in hostile_requests()
+        if h.expected_code in ("malformed_request", "payload_too_large") and len(h.payload) < 100_000
+    ]
+    burst = list(itertools.islice(itertools.cycle(payload_shapes), 500))
+    async with collect(broker.host, broker.port, f"{BASE}/#") as seen:
+        daemon = await _start(broker, tmp_path, synthetic=synthetic)
+        await seen.wait_for(lambda m: len(seen.on(f"{BASE}/synthetic")) >= 10, 10, "events flowing")
+        async with aiomqtt.Client(broker.host, broker.port, protocol=aiomqtt.ProtocolVersion.V5) as client:
+            for hostile in burst:
+                await client.publish(f"{REQUEST}/{hostile.command}", hostile.payload, qos=1)
+        await seen.wait_for(
+            lambda m: len([x for x in m if x.topic.startswith(f"{RESPONSE}/")]) >= len(burst), 60, "answers"
+        )
+        answered = time.monotonic()
+        await seen.wait_for(
+            lambda m: any(e.received_at > answered + 1.0 for e in seen.on(f"{BASE}/synthetic")),
+            10,
+            "events a second after the burst was answered",
+        )
+        births = _births(seen)
+        assert await daemon.stop() == 0
+    arrivals = [e.received_at for e in seen.on(f"{BASE}/synthetic")]
+    max_gap = max(b - a for a, b in itertools.pairwise(arrivals))
+    print(f"\nburst of {len(burst)}: reconnects {births - 1}; max inter-event gap {max_gap * 1000:.0f} ms")
+    assert births == 1
+    assert max_gap < 1.0, f"the event stream stalled for {max_gap:.2f} s"
 
 
 async def test_request_retained_before_the_daemon_connects_is_refused_mqtt_311(
