@@ -21,6 +21,10 @@ from tests.support import DaemonProcess, MqttCollector, Received, base_config, c
 EVENT_RATE = 50.0  # events a second from the synthetic driver: one every 20 ms
 STREAM_SECONDS = 15.0
 HOSTILE_EVERY = 0.5
+# Nominal spacing is 20 ms; the bound leaves room for a loaded 2-core machine. A torn-down session
+# shows as a second birth on bridge/state, counted apart (with the test's fast reconnect it can be
+# shorter than this bound: 0.6-0.7 s measured before the fix).
+MAX_GAP_SECONDS = 1.0
 FOREIGN_TOPICS = ("elsewhere/inbox", "passerelle/other/bridge/response/ping")
 
 
@@ -30,6 +34,11 @@ def _births(seen: MqttCollector) -> int:
 
 def _answers(seen: MqttCollector, topic: str) -> list[Received]:
     return [m for m in seen.on(topic) if not m.retain]
+
+
+def _max_gap(events: list[Received]) -> float:
+    """The longest wait between two events as the subscriber received them."""
+    return max(b.received_at - a.received_at for a, b in itertools.pairwise(events))
 
 
 async def _start(broker: PrivateBroker, tmp_path: Path, **extra: Any) -> DaemonProcess:
@@ -102,11 +111,10 @@ async def test_a_burst_of_hostile_requests_does_not_stall_events(
         )
         births = _births(seen)
         assert await daemon.stop() == 0
-    arrivals = [e.received_at for e in seen.on(f"{BASE}/synthetic")]
-    max_gap = max(b - a for a, b in itertools.pairwise(arrivals))
+    max_gap = _max_gap(seen.on(f"{BASE}/synthetic"))
     print(f"\nburst of {len(burst)}: reconnects {births - 1}; max inter-event gap {max_gap * 1000:.0f} ms")
     assert births == 1
-    assert max_gap < 1.0, f"the event stream stalled for {max_gap:.2f} s"
+    assert max_gap < MAX_GAP_SECONDS, f"the event stream stalled for {max_gap:.2f} s"
 
 
 async def test_request_retained_before_the_daemon_connects_is_refused_mqtt_311(
@@ -180,12 +188,11 @@ async def test_event_stream_is_not_interrupted_by_hostile_requests(
     events = seen.on(f"{BASE}/synthetic")
     seqs = [json.loads(e.payload)["data"]["seq"] for e in events]
     assert sorted(set(seqs)) == list(range(min(seqs), max(seqs) + 1)), "events missing from the stream"
-    arrivals = [e.received_at for e in events]
-    max_gap = max(b - a for a, b in itertools.pairwise(arrivals))
+    max_gap = _max_gap(events)
     print(
         f"\n{len(sent)} hostile requests over {STREAM_SECONDS:.0f} s, {len(events)} events; "
         f"reconnects: {births - 1}; max inter-event gap: {max_gap * 1000:.0f} ms "
         f"(nominal {1000 / EVENT_RATE:.0f} ms)"
     )
     assert births == 1, f"{births - 1} reconnects caused by hostile requests"
-    assert max_gap < 1.0, f"the event stream stalled for {max_gap:.2f} s"
+    assert max_gap < MAX_GAP_SECONDS, f"the event stream stalled for {max_gap:.2f} s"
