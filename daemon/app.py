@@ -58,7 +58,7 @@ class Daemon:
         self.outbox.on_full = self._on_outbox_full
         self.driver_family: dict[str, Family] = {}
         self.supervisor = Supervisor(self._ingest, on_change=self._publish_health)
-        self.router = RequestRouter(self._core_handlers(), self._driver_handlers)
+        self.router = RequestRouter(self._core_handlers(), self._driver_handlers, topics=self.topics)
         self.publisher = Publisher(
             self.settings.mqtt,
             client_id=self.settings.client_id,
@@ -225,11 +225,18 @@ class Daemon:
                 "dropped": self.outbox.dropped_total,
             },
             "drivers": {name: s.as_dict() for name, s in self.supervisor.status.items()},
+            # Hostile or broken requests cost only their answer; they show here, not as a problem.
+            "requests": {
+                "results": dict(self.router.results),
+                "answers_unpublished": self.publisher.stats.answers_failed,
+            },
+            "sd_notify_dropped": self.notifier.dropped,
         }
 
     def _publish_health(self) -> None:
         health = self.health()
-        health.pop("drivers")  # the retained summary stays stable; the request gives the details
+        for detail in ("drivers", "requests"):  # the retained summary stays stable; the request has them
+            health.pop(detail)
         health["outbox"] = {k: health["outbox"][k] for k in ("full", "refused", "dropped")}
         self.retained.set(self.topics.health, json.dumps(health, sort_keys=True).encode())
 
@@ -352,6 +359,9 @@ class Daemon:
             outbox_refused=outbox.refused_total,
             outbox_dropped=outbox.dropped_total,
             mqtt_connected=stats.connected,
+            requests=dict(self.router.results),
+            request_answers_unpublished=stats.answers_failed,
+            sd_notify_dropped=self.notifier.dropped,
             drivers={
                 name: DriverReading(up=status.state == "running", restarts=status.restarts)
                 for name, status in dict(self.supervisor.status).items()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Info, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -42,6 +42,9 @@ class Readings:
     outbox_dropped: int
     mqtt_connected: bool
     drivers: Mapping[str, DriverReading]
+    requests: Mapping[str, int] = field(default_factory=dict)  # bridge requests by result (code)
+    request_answers_unpublished: int = 0
+    sd_notify_dropped: int = 0
 
 
 class DaemonCollector(Collector):
@@ -95,6 +98,13 @@ class DaemonCollector(Collector):
         restarts = {name: d.restarts for name, d in r.drivers.items()}
         yield _counter("driver_restarts", "Driver restarts after a failure", restarts, "driver")
         yield _gauge("mqtt_connected", "1 while connected to the broker", r.mqtt_connected)
+        yield _counter("requests", "Bridge requests answered, by result", dict(r.requests), "result")
+        yield _counter(
+            "request_answers_unpublished",
+            "Request answers that could not be published",
+            r.request_answers_unpublished,
+        )
+        yield _counter("sd_notify_dropped", "systemd notifications dropped", r.sd_notify_dropped)
 
 
 def _counter(name: str, doc: str, values: Mapping[str, int] | int, label: str | None = None) -> Metric:

@@ -23,10 +23,12 @@ from paho.mqtt.client import MQTT_ERR_SUCCESS
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from daemon.backoff import Backoff
 from daemon.config import MqttSettings
 from daemon.events import Availability
+from daemon.log_limit import RateLimitedLog
 from daemon.mqtt_options import connection_options, payload_bytes, tls_context
 from daemon.outbox import Outbox, OutboxRow
 from daemon.retained import RetainedStore
@@ -46,10 +48,19 @@ class Request:
     payload: bytes
     response_topic: str | None  # MQTT 5 Response Topic, when the requester set one
     correlation_data: bytes | None
+    retained: bool = False  # delivered as a retained message (refused: it would run at every reconnect)
 
 
-# Answers a request with the response payload (never raises for bad input).
-RequestRouter = Callable[[Request], Awaitable[bytes]]
+@dataclass(frozen=True, slots=True)
+class Answer:
+    payload: bytes
+    topic: str  # the station's own bridge/response/<command>
+    reply_topic: str | None = None  # the requester's Response Topic, once checked to be ours to publish
+    correlation_data: bytes | None = None
+
+
+# Answers a request: the response payload and where it goes (never raises for bad input).
+RequestRouter = Callable[[Request], Awaitable[Answer]]
 
 
 class PublishRefusedError(aiomqtt.MqttError):
@@ -65,6 +76,7 @@ class PublisherStats:
         self.last_error: str | None = None
         self.broker_receive_maximum: int | None = None  # MQTT 5 CONNACK, when the broker sets one
         self.inflight_peak = 0  # most events awaiting PUBACK at once, over the daemon's life
+        self.answers_failed = 0  # request answers that could not be published
         # Called with each acknowledged row and the seconds since its driver handed it over.
         self.on_published: Callable[[OutboxRow, float], None] | None = None
 
@@ -90,6 +102,7 @@ class Publisher:
         self._client: aiomqtt.Client | None = None
         self._tls: ssl.SSLContext | None = None
         self._backoff = Backoff(settings.reconnect_min_seconds, settings.reconnect_max_seconds)
+        self._request_log = RateLimitedLog(log)
 
     # -- connection loop -------------------------------------------------------------------------
 
@@ -214,7 +227,7 @@ class Publisher:
             self.stats.connects_total += 1
             log.info("MQTT connected to %s:%d", self.settings.host, self.settings.port)
             # Subscribe first, so that "online" also means "listening to requests".
-            await client.subscribe(self.topics.requests, qos=1)
+            await client.subscribe(self.topics.requests, **self._request_subscription())
             await client.publish(self.topics.state, ONLINE, qos=1, retain=True)  # birth, on every connect
             self.retained.mark_all_dirty()
             async with asyncio.TaskGroup() as group:
@@ -312,23 +325,46 @@ class Publisher:
 
     # -- requests --------------------------------------------------------------------------------
 
+    def _request_subscription(self) -> dict[str, Any]:
+        """MQTT 5: keep the retain flag as published, so that a request sent retained is seen as such
+        (and refused) the first time too, not only when the broker hands it over again on a reconnect."""
+        if self.settings.protocol != "5":
+            return {"qos": 1}
+        return {"options": SubscribeOptions(qos=1, retainAsPublished=True)}
+
     async def _serve_requests(self, client: aiomqtt.Client, group: asyncio.TaskGroup) -> None:
         async for message in client.messages:
             command = self.topics.command_of(str(message.topic))
             if command is None:
                 continue
+            if message.retain and not message.payload:
+                continue  # a requester clearing the retained request we refused: not a request
             props = message.properties
             response_topic = getattr(props, "ResponseTopic", None) if props is not None else None
             correlation = getattr(props, "CorrelationData", None) if props is not None else None
-            request = Request(command, payload_bytes(message), response_topic, correlation)
+            request = Request(
+                command, payload_bytes(message), response_topic, correlation, retained=bool(message.retain)
+            )
             group.create_task(self._answer(client, request))
 
     async def _answer(self, client: aiomqtt.Client, request: Request) -> None:
-        response = await self.router(request)
-        await client.publish(self.topics.response(request.command), response, qos=1)
-        if request.response_topic:
-            properties = None
-            if request.correlation_data is not None and self.settings.protocol == "5":
-                properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-                properties.CorrelationData = request.correlation_data
-            await client.publish(request.response_topic, response, qos=1, properties=properties)
+        """Runs in the session's task group: whatever fails here is caught, or it would end the session
+        (and delay every event) for one request."""
+        try:
+            answer = await self.router(request)
+            await client.publish(answer.topic, answer.payload, qos=1)
+            if answer.reply_topic is not None:
+                properties = None
+                if answer.correlation_data is not None and self.settings.protocol == "5":
+                    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+                    properties.CorrelationData = answer.correlation_data
+                await client.publish(answer.reply_topic, answer.payload, qos=1, properties=properties)
+        except Exception as exc:
+            self.stats.answers_failed += 1
+            self._request_log.log(
+                logging.WARNING,
+                type(exc).__name__,
+                "the answer to request %r was not published: %r",
+                request.command[:64],
+                exc,
+            )

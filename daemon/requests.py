@@ -1,13 +1,13 @@
 """Bridge request/response: ``bridge/request/<command>`` → ``bridge/response/<command>``.
 
 Every request gets exactly one response, ``{"status": "ok"|"error", "data", "error", "transaction"}``;
-bad input is answered with a typed error, never with silence or a crash.
+bad input is answered with a typed error, never with silence or a crash. A request costs at most its
+own answer: nothing a requester sends (payload, retain flag, MQTT 5 properties) may raise out of here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -15,11 +15,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from daemon.driver import RequestError, RequestHandler
-from daemon.publisher import Request
+from daemon.log_limit import RateLimitedLog
+from daemon.publisher import Answer, Request
+from daemon.request_parse import parse_request
+from daemon.request_reply import default_response_topic, reply_refusal
+from daemon.topics import Topics
 
 log = logging.getLogger(__name__)
-MAX_REQUEST_BYTES = 64 * 1024
 REQUEST_TIMEOUT_SECONDS = 10.0
+LOG_COMMAND_CHARS = 64  # a command name is the requester's text: log only its start
 
 
 class ErrorInfo(BaseModel):
@@ -39,52 +43,79 @@ class RequestRouter:
         self,
         core_handlers: Mapping[str, RequestHandler],
         driver_handlers: Callable[[], Mapping[str, RequestHandler]],
+        *,
+        topics: Topics,
     ) -> None:
         self._core = dict(core_handlers)
         self._drivers = driver_handlers  # looked up per request: drivers come and go
+        self._topics = topics
+        self._log = RateLimitedLog(log)
+        # Answers by result: "ok" or the error code (bounded: ours and the drivers' own codes).
+        self.results: dict[str, int] = {}
 
     def commands(self) -> list[str]:
         return sorted({*self._core, *self._drivers()})
 
-    async def __call__(self, request: Request) -> bytes:
+    async def __call__(self, request: Request) -> Answer:
+        refusal = reply_refusal(self._topics, request)
+        if refusal is None:
+            payload = await self._respond(request)
+        else:
+            payload = self._error(request.command, refusal, _transaction_of(request.payload))
+        reply_to = request.response_topic if refusal is None else None
+        return Answer(
+            payload=payload,
+            topic=default_response_topic(self._topics, request.command),
+            reply_topic=reply_to,
+            correlation_data=request.correlation_data if reply_to is not None else None,
+        )
+
+    async def _respond(self, request: Request) -> bytes:
         transaction: Any = None
         try:
-            body = self._parse(request.payload)
+            body = parse_request(request.payload)
             transaction = body.pop("transaction", None)
             handler = self._core.get(request.command) or self._drivers().get(request.command)
             if handler is None:
                 raise RequestError(
                     "unknown_command",
-                    f"unknown command {request.command!r}; known: {', '.join(self.commands())}",
+                    f"unknown command {request.command[:LOG_COMMAND_CHARS]!r}; "
+                    f"known: {', '.join(self.commands())}",
                 )
             data = await _with_timeout(handler(body))
-            response = Response(status="ok", data=data, transaction=transaction)
+            payload = Response(status="ok", data=data, transaction=transaction).model_dump_json().encode()
         except RequestError as exc:
-            response = Response(
-                status="error", error=ErrorInfo(code=exc.code, message=exc.message), transaction=transaction
-            )
-        except Exception as exc:  # a handler bug must not take the bridge down
-            log.exception("request %s failed", request.command)
-            response = Response(
-                status="error",
-                error=ErrorInfo(code="internal_error", message=type(exc).__name__),
-                transaction=transaction,
-            )
-        return response.model_dump_json().encode()
+            return self._error(request.command, exc, transaction)
+        except Exception as exc:  # a handler bug, or data that cannot be serialized, costs one answer
+            failure = RequestError("internal_error", type(exc).__name__)
+            return self._error(request.command, failure, transaction, cause=exc)
+        self.results["ok"] = self.results.get("ok", 0) + 1
+        return payload
 
-    @staticmethod
-    def _parse(payload: bytes) -> dict[str, Any]:
-        if len(payload) > MAX_REQUEST_BYTES:
-            raise RequestError("payload_too_large", f"request larger than {MAX_REQUEST_BYTES} bytes")
-        if not payload.strip():
-            return {}
-        try:
-            body = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RequestError("malformed_request", f"request is not valid JSON: {exc}") from exc
-        if not isinstance(body, dict):
-            raise RequestError("malformed_request", "request must be a JSON object")
-        return body
+    def _error(
+        self, command: str, error: RequestError, transaction: Any, cause: BaseException | None = None
+    ) -> bytes:
+        """The typed error answer; ``transaction`` was already checked serializable by the parser."""
+        self.results[error.code] = self.results.get(error.code, 0) + 1
+        self._log.log(
+            logging.ERROR if cause is not None else logging.WARNING,
+            error.code,
+            "request %r answered with %s: %s",
+            command[:LOG_COMMAND_CHARS],
+            error.code,
+            error.message,
+            exc_info=cause,
+        )
+        info = ErrorInfo(code=error.code, message=error.message)
+        return Response(status="error", error=info, transaction=transaction).model_dump_json().encode()
+
+
+def _transaction_of(payload: bytes) -> Any:
+    """The request's transaction, to echo in a refusal, when the body parses."""
+    try:
+        return parse_request(payload).get("transaction")
+    except RequestError:
+        return None
 
 
 async def _with_timeout(awaitable: Awaitable[Any]) -> Any:

@@ -117,11 +117,14 @@ def asyncapi(families: Mapping[str, Family]) -> dict[str, Any]:
             [_key(LOSS_SCHEMA)],
         ),
         "bridgeRequest": channel(
-            f"{BASE}/bridge/request/{{command}}", "Requests to the bridge (never retain them).", ["request"]
+            f"{BASE}/bridge/request/{{command}}",
+            "Requests to the bridge (never retain them: retained ones are refused).",
+            ["request"],
         ),
         "bridgeResponse": channel(
             f"{BASE}/bridge/response/{{command}}",
-            "QoS 1, not retained. Also sent to the MQTT 5 Response Topic.",
+            "QoS 1, not retained. Also sent to the MQTT 5 Response Topic when it lies under "
+            "bridge/response/ (any other is refused with forbidden_response_topic).",
             ["response"],
         ),
         "availability": channel(

@@ -1,11 +1,20 @@
 """systemd notification protocol without libsystemd: one datagram of ``KEY=value`` lines to the
-socket in ``$NOTIFY_SOCKET``. Outside systemd (no variable) every call is a no-op."""
+socket in ``$NOTIFY_SOCKET``. Outside systemd (no variable) every call is a no-op.
+
+The socket is non-blocking: the calls run on the event loop, and a datagram socket whose reader is
+stuck (a hung or restarting manager, a stale NOTIFY_SOCKET) accepts only a few unread datagrams
+(net.unix.max_dgram_qlen, 10 by default) before a blocking send would freeze the whole daemon. A
+notification that cannot go at once is dropped, counted and logged: the next status or watchdog ping
+says the same thing again.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import socket
+
+from daemon.log_limit import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
@@ -16,8 +25,12 @@ class Notifier:
         # A leading "@" names an abstract socket: its first byte is NUL.
         self.address = ("\0" + address[1:]) if address and address.startswith("@") else address
         self._sock: socket.socket | None = None
+        self._log = RateLimitedLog(log)
+        self.dropped = 0  # notifications that could not be sent
         if self.address:
-            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            self._sock = socket.socket(
+                socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+            )
 
     @property
     def enabled(self) -> bool:
@@ -29,8 +42,15 @@ class Notifier:
         message = "\n".join(f"{key}={value}" for key, value in fields.items())
         try:
             self._sock.sendto(message.encode(), self.address)
-        except OSError as exc:  # never fatal: systemd may be restarting
-            log.debug("sd_notify failed: %s", exc)
+        except OSError as exc:  # never fatal, never waited for: systemd may be restarting or stuck
+            self.dropped += 1
+            self._log.log(
+                logging.WARNING,
+                type(exc).__name__,
+                "sd_notify message dropped (%d so far): %s",
+                self.dropped,
+                "the manager does not read its socket" if isinstance(exc, BlockingIOError) else exc,
+            )
             return False
         return True
 

@@ -98,6 +98,7 @@ class Received:
     payload: bytes
     retain: bool
     properties: Any = None
+    received_at: float = field(default_factory=time.monotonic)  # when the collector got it
 
     def json(self) -> Any:
         return json.loads(self.payload)

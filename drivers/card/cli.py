@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from daemon.family import CliCommands
@@ -36,6 +37,9 @@ def add_cli_commands(commands: CliCommands) -> None:
     simulate.add_argument("--slot", type=int, default=0, choices=(0, 1))
     simulate.add_argument("--vpcd-port", type=int, default=SYSTEM_VPCD_PORT, help="vpcd port of slot 0")
     simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument(
+        "--vpcd-socket", type=Path, help="the slot's bridge socket of an isolated pcscd (instead of a port)"
+    )
     simulate.add_argument("--beneficiaries", type=int, default=2, help="Vitale 2: how many (1-3)")
     simulate.add_argument(
         "--cycle", type=float, default=0, help="insert and remove every CYCLE seconds (default: keep it in)"
@@ -89,11 +93,14 @@ def run_simulate(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     while True:
-        card = InsertedCard(make_card(args.type, args.beneficiaries), port, host=args.host)
+        card = InsertedCard(
+            make_card(args.type, args.beneficiaries), port, host=args.host, bridge=args.vpcd_socket
+        )
         try:
             card.insert(timeout=10)
         except OSError as exc:
-            print(f"error: vpcd not reachable on {args.host}:{port} ({exc})", file=sys.stderr)
+            where = args.vpcd_socket or f"{args.host}:{port}"
+            print(f"error: vpcd not reachable on {where} ({exc})", file=sys.stderr)
             return 1
         until = f"for {args.cycle:g} s" if args.cycle else "until Ctrl-C"
         print(f"{args.type} card inserted in slot {args.slot} (vpcd port {port}) {until}", flush=True)

@@ -5,17 +5,26 @@ namespace where a temporary directory is bound over /run/pcscd (or over /run whe
 not exist). Hot-plug drivers are hidden by pointing PCSCLITE_HP_DROPDIR at an empty directory, and the
 only serial reader is a vpcd entry on free ports. Clients reach it through PCSCLITE_CSOCK_NAME, which
 libpcsclite reads once per process: use one socket path per process (restart the same instance).
+
+pcscd also gets a network namespace of its own (loopback only), because vpcd listens on every
+interface and would let anyone on the network insert a card; the virtual cards reach it through Unix
+sockets relayed inside that namespace (vpcd_bridge.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from simulators.card.vpcd_bridge import BRIDGED_PORTS, bridge_socket
 
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 FRIENDLY_NAME = "Passerelle Virtual PCD"
@@ -43,7 +52,8 @@ def missing_tools() -> list[str]:
 
 
 def free_port_pair() -> int:
-    """A port P such that P and P+1 are free on all interfaces (vpcd listens on both)."""
+    """A port P such that P and P+1 are free here: vpcd listens on both in pcscd's own namespace, where
+    any port is free, but a pair free here is also distinct from every other instance's."""
     for _ in range(50):
         with socket.socket() as probe:
             probe.bind(("", 0))
@@ -72,6 +82,11 @@ class IsolatedPcscd:
     root: Path
     port: int = field(default_factory=free_port_pair)
     process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def ports(self) -> tuple[int, int]:
+        """vpcd's ports for slots 0 and 1."""
+        return (self.port, self.port + 1)
 
     @property
     def socket_path(self) -> Path:
@@ -107,13 +122,21 @@ class IsolatedPcscd:
         self._prepare()
         # root/run goes over /run/pcscd, or over /run (see _run_dir)
         target = "/run/pcscd" if Path("/run/pcscd").is_dir() else "/run"
-        unshare = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-r", "-m"]
-        script = 'mount --bind "$1" "$2" && exec "$3" -f -c "$4"'
+        namespaces = ["-m", "-n"] if os.geteuid() == 0 else ["-r", "-m", "-n"]
+        # The bridge runs beside pcscd in its namespaces; it dies with the process group (see stop).
+        script = (
+            'mount --bind "$1" "$2" || exit 1; '
+            '"$5" -m simulators.card.vpcd_bridge "$6" "$7" "$8" & exec "$3" -f -c "$4"'
+        )
         self.socket_path.unlink(missing_ok=True)
+        for port in self.ports:
+            bridge_socket(self.root, port).unlink(missing_ok=True)
+            BRIDGED_PORTS[port] = bridge_socket(self.root, port)
         log = (self.root / "pcscd.log").open("ab")
         self.process = subprocess.Popen(
             [
-                *unshare,
+                "unshare",
+                *namespaces,
                 "sh",
                 "-c",
                 script,
@@ -122,6 +145,9 @@ class IsolatedPcscd:
                 target,
                 _pcscd_binary(),
                 str(self.root / "conf"),
+                sys.executable,
+                str(self.root),
+                *(str(port) for port in self.ports),
             ],
             env={**os.environ, "PCSCLITE_HP_DROPDIR": str(self.root / "empty")},
             stdin=subprocess.DEVNULL,
@@ -136,7 +162,11 @@ class IsolatedPcscd:
                 raise PcscdUnavailableError(
                     f"pcscd exited with {self.process.returncode}; see {self.root}/pcscd.log"
                 )
-            if self.socket_path.exists() and _port_listening(self.port) and _port_listening(self.port + 1):
+            if (
+                self.socket_path.exists()
+                and all(bridge_socket(self.root, port).exists() for port in self.ports)
+                and all(_port_listening(self.process.pid, port) for port in self.ports)
+            ):
                 return
             time.sleep(0.02)
         self.stop()
@@ -150,14 +180,13 @@ class IsolatedPcscd:
         if process is None:
             return
         if process.poll() is None:
-            if kill:
-                process.kill()
-            else:
-                process.terminate()
+            # The whole group (its own session): pcscd and the bridge beside it.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGTERM)
             try:
                 process.wait(5)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
         self.socket_path.unlink(missing_ok=True)
 
@@ -169,11 +198,11 @@ class IsolatedPcscd:
         self.stop()
 
 
-def _port_listening(port: int) -> bool:
-    """Whether something listens on the port, read from /proc so that vpcd never sees a probe
-    connection (it would take it for a card)."""
+def _port_listening(pid: int, port: int) -> bool:
+    """Whether something listens on the port in the network namespace of ``pid``, read from /proc so
+    that vpcd never sees a probe connection (it would take it for a card)."""
     wanted = f":{port:04X}"
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for table in (f"/proc/{pid}/net/tcp", f"/proc/{pid}/net/tcp6"):
         try:
             lines = Path(table).read_text().splitlines()[1:]
         except OSError:

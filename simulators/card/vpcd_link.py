@@ -3,6 +3,9 @@
 vpcd's protocol: every message is a 2-byte big-endian length then data. A 1-byte message is a control
 (00 power off, 01 power on, 02 reset, 04 get ATR, answered with the ATR); anything longer is a C-APDU,
 answered with the R-APDU. Connecting inserts the card (once it has an ATR); closing removes it.
+
+A card for an isolated pcscd connects through the Unix socket bridged into that pcscd's network
+namespace (vpcd_bridge.py); any other port is a vpcd listening on ``host`` (``simulate card``).
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from simulators.card.virtual_cards import VirtualCard
+from simulators.card.vpcd_bridge import BRIDGED_PORTS
 
 POWER_OFF, POWER_ON, RESET, GET_ATR = 0x00, 0x01, 0x02, 0x04
 
@@ -33,6 +38,7 @@ class InsertedCard:
     card: VirtualCard
     port: int
     host: str = "127.0.0.1"
+    bridge: Path | None = None  # an isolated pcscd's vpcd bridge socket (found by port when not given)
     controls: Controls = field(default_factory=Controls)
     connected_at: float = 0.0  # time.monotonic() of the TCP connect (the insertion)
     _sock: socket.socket | None = None
@@ -43,19 +49,33 @@ class InsertedCard:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                sock = socket.create_connection((self.host, self.port), timeout=1.0)
+                sock = self._connect()
                 break
             except OSError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)  # vpcd not listening yet (pcscd starting): retry until the deadline
         sock.settimeout(None)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.connected_at = time.monotonic()
         self._sock = sock
         self._thread = threading.Thread(target=self._serve, name=f"vpcd-card-{self.port}", daemon=True)
         self._thread.start()
         return self
+
+    def _connect(self) -> socket.socket:
+        bridge = self.bridge or BRIDGED_PORTS.get(self.port)
+        if bridge is None:
+            sock = socket.create_connection((self.host, self.port), timeout=1.0)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(1.0)
+            sock.connect(str(bridge))
+        except OSError:
+            sock.close()
+            raise
+        return sock
 
     def remove(self) -> None:
         sock, self._sock = self._sock, None

@@ -20,6 +20,7 @@ from drivers.card.config import CardSection
 from drivers.card.pcsc_api import STATE_EMPTY, STATE_PRESENT
 from simulators.card.isolated_pcscd import IsolatedPcscd
 from simulators.card.virtual_cards import ATRS, make_card
+from simulators.card.vpcd_bridge import bridge_socket
 from tests.card.conftest import READER_ID, Slots, wait_slots_state
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,7 +86,8 @@ def test_doctor_reaches_the_private_pcscd(pcscd: IsolatedPcscd) -> None:
 
 
 async def test_simulate_card_command_keeps_a_card_until_stopped(pcscd: IsolatedPcscd, slots: Slots) -> None:
-    process = await spawn_cli(["simulate", "card", "cps3", "--slot", "1", "--vpcd-port", str(pcscd.port)])
+    bridge = bridge_socket(pcscd.root, pcscd.port + 1)  # vpcd itself is in pcscd's network namespace
+    process = await spawn_cli(["simulate", "card", "cps3", "--slot", "1", "--vpcd-socket", str(bridge)])
     try:
         assert process.stdout is not None
         line = await asyncio.wait_for(process.stdout.readline(), 10)
@@ -144,7 +146,8 @@ async def test_demo_inserts_cards_in_both_slots(tmp_path: Path) -> None:
 
 
 async def test_simulate_card_on_a_cycle(pcscd: IsolatedPcscd, slots: Slots) -> None:
-    argv = ["simulate", "card", "vitale1", "--vpcd-port", str(pcscd.port), "--cycle", "0.6"]
+    bridge = bridge_socket(pcscd.root, pcscd.port)
+    argv = ["simulate", "card", "vitale1", "--vpcd-socket", str(bridge), "--cycle", "0.6"]
     process = await spawn_cli(argv)
     try:
         assert process.stdout is not None

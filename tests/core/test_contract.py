@@ -117,7 +117,7 @@ async def test_requests_answer_ok_and_typed_errors(broker: PrivateBroker, tmp_pa
         await state.wait_for(lambda m: bool(m) and m[-1].json() == {"state": "online"}, 10, "bridge online")
     async with collect(broker.host, broker.port, "passerelle/test/bridge/response/#") as seen:
         async with aiomqtt.Client(broker.host, broker.port, protocol=aiomqtt.ProtocolVersion.V5) as client:
-            await client.subscribe("reply/me", qos=1)
+            await client.subscribe("passerelle/test/bridge/response/me/inbox", qos=1)
             await client.publish("passerelle/test/bridge/request/ping", b'{"transaction": "t-1"}', qos=1)
             await client.publish("passerelle/test/bridge/request/health", b'{"transaction": 7}', qos=1)
             await client.publish("passerelle/test/bridge/request/nope", b'{"transaction": "t-3"}', qos=1)
@@ -125,14 +125,14 @@ async def test_requests_answer_ok_and_typed_errors(broker: PrivateBroker, tmp_pa
             await client.publish("passerelle/test/bridge/request/devices", b"[1, 2]", qos=1)
             await client.publish("passerelle/test/bridge/request/ping", b"x" * 70_000, qos=1)
             props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-            props.ResponseTopic = "reply/me"
+            props.ResponseTopic = "passerelle/test/bridge/response/me/inbox"
             props.CorrelationData = b"corr-42"
             await client.publish(
                 "passerelle/test/bridge/request/ping", b'{"transaction": "t-5"}', qos=1, properties=props
             )
             async with asyncio.timeout(10):
                 async for message in client.messages:
-                    assert message.topic.value == "reply/me"
+                    assert message.topic.value == "passerelle/test/bridge/response/me/inbox"
                     assert getattr(message.properties, "CorrelationData", None) == b"corr-42"
                     body = json.loads(message.payload)
                     assert body["transaction"] == "t-5" and body["status"] == "ok"

@@ -7,11 +7,14 @@ import re
 import shutil
 import socket
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 from daemon.broker import PrivateBroker
 from daemon.sdnotify import Notifier
-from tests.support import DaemonProcess, NotifySocket, base_config
+from tests.core.hostile_requests import send_request
+from tests.support import DaemonProcess, NotifySocket, base_config, collect
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +34,46 @@ def test_notifier_speaks_to_abstract_and_path_sockets(tmp_path: Path) -> None:
         assert abstract.recv(1024) == b"STOPPING=1\nSTATUS=stopping"
     finally:
         abstract.close()
+
+
+def test_notifier_drops_instead_of_blocking_when_nobody_reads(tmp_path: Path) -> None:
+    """A datagram socket queues only net.unix.max_dgram_qlen unread messages; then a send must fail
+    at once (and count), not wait for a reader that may never come."""
+    listener = NotifySocket(tmp_path / "notify.sock")  # bound, never read
+    notifier = Notifier(str(tmp_path / "notify.sock"))
+    results: list[bool] = []
+    sender = threading.Thread(target=lambda: results.extend(notifier.watchdog() for _ in range(200)))
+    try:
+        sender.start()
+        sender.join(5)
+        assert not sender.is_alive(), "sd_notify blocked on a socket nobody reads"
+        assert results.count(False) == notifier.dropped > 0
+        assert results[0] and results.count(True) < 200
+    finally:
+        listener.close()  # also wakes a sender stuck in a blocking send
+        sender.join(5)
+
+
+async def test_daemon_runs_on_when_the_notify_socket_is_not_read(
+    broker: PrivateBroker, tmp_path: Path
+) -> None:
+    """A watchdog ping every 10 ms fills an unread notify socket within 0.1 s: events keep flowing."""
+    config = base_config(broker.port, tmp_path / "state", synthetic={"devices": [{"id": "beat", "rate": 50}]})
+    daemon = DaemonProcess(config, tmp_path, env={"WATCHDOG_USEC": "20000"})
+    async with collect(broker.host, broker.port, "passerelle/test/synthetic") as seen:
+        daemon.start()
+        await daemon.wait_ready()  # the last read of the notify socket
+        unread_since = time.monotonic()
+        await seen.wait_for(
+            lambda m: sum(1 for e in m if e.received_at > unread_since + 2.0) >= 25,
+            10,
+            "events flowing 2 s after the notify socket was last read",
+        )
+    async with collect(broker.host, broker.port, "passerelle/test/bridge/response/health") as answers:
+        assert await send_request(broker.host, broker.port, "health", b"{}")
+        await answers.wait_for(lambda m: bool(m), 10, "health")
+    assert answers.messages[0].json()["data"]["sd_notify_dropped"] > 0  # the drops show
+    assert await daemon.stop() == 0
 
 
 def test_notifier_is_silent_outside_systemd() -> None:
