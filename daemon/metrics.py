@@ -42,6 +42,10 @@ class Readings:
     outbox_dropped: int
     mqtt_connected: bool
     drivers: Mapping[str, DriverReading]
+    outbox_write_errors: int = 0
+    outbox_writable: bool = True
+    outbox_unstored: int = 0
+    outbox_damaged: int = 0
 
 
 class DaemonCollector(Collector):
@@ -89,6 +93,22 @@ class DaemonCollector(Collector):
         )
         yield _counter(
             "outbox_dropped_events", "Events discarded by the drop_oldest policy", r.outbox_dropped
+        )
+        yield _counter(
+            "outbox_write_errors",
+            "Outbox commits the state disk refused (full, read-only…)",
+            r.outbox_write_errors,
+        )
+        yield _gauge(
+            "outbox_writable", "0 while the state disk refuses the outbox's writes", r.outbox_writable
+        )
+        yield _counter(
+            "outbox_unstored_events",
+            "Events refused because the state disk refused writes (announced on bridge/loss)",
+            r.outbox_unstored,
+        )
+        yield _gauge(
+            "outbox_damage_incidents", "Outbox damage incidents not yet acknowledged", r.outbox_damaged
         )
         up = {name: int(d.up) for name, d in r.drivers.items()}
         yield _gauge("driver_up", "1 when the driver runs", up, "driver")
