@@ -35,6 +35,7 @@ from daemon import outbox_sql as sql
 from daemon.outbox_batch import Append, Batch
 from daemon.outbox_damage import DamageRecord
 from daemon.outbox_disk import UNSTORED_LIMIT, WriteTrouble
+from daemon.outbox_integrity import verify_backlog
 from daemon.outbox_open import open_outbox
 from daemon.outbox_types import (
     DroppedRows,
@@ -42,22 +43,13 @@ from daemon.outbox_types import (
     OutboxError,
     OutboxFullError,
     OutboxRow,
-    OutboxWriteError,
     damaged_rows,
 )
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+__all__ = ["DroppedRows", "Outbox", "OutboxError", "OutboxFullError", "OutboxRow"]  # others import them here
 
-__all__ = [
-    "DroppedRows",
-    "LossEventFactory",
-    "Outbox",
-    "OutboxError",
-    "OutboxFullError",
-    "OutboxRow",
-    "OutboxWriteError",
-]
 MAX_GROUP = 2000  # rows per transaction: bounds commit latency under a burst
 MEMORY_WINDOW = 4096  # recent rows the publisher reads from memory; older ones from the database
 DELETE_DELAY = 0.1  # seconds a published row may wait for its deletion to be committed
@@ -84,6 +76,7 @@ class Outbox:
         self._wakeup = asyncio.Event()
         self._appended = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._verifier: asyncio.Task[None] | None = None
         self._deleting: set[int] = set()
         self._trimmed_upto = 0
         self._closing = False
@@ -115,6 +108,9 @@ class Outbox:
     async def open(self) -> None:
         await self._run(self._open_db)
         self._writer = asyncio.create_task(self._write_loop(), name="outbox-writer")
+        # Row checksums of the backlog are checked after READY, not before: see outbox_integrity.
+        read = functools.partial(self._run_select, below=self._next_seq)
+        self._verifier = asyncio.create_task(verify_backlog(read, self._set_aside), name="outbox-verify")
 
     def _open_db(self) -> None:
         opened = open_outbox(self.path, self.damage)
@@ -129,6 +125,8 @@ class Outbox:
 
     async def close(self) -> None:
         """Commit what is pending, then close. Safe to call twice."""
+        if self._verifier is not None:
+            self._verifier.cancel()
         if self._writer is not None:
             self._closing = True
             if self._delete_timer is not None:
@@ -287,27 +285,15 @@ class Outbox:
         if not was_failing:
             self._trouble_changed()
         if self._closing:
-            self._abandon()
+            appends, self._batch = self._batch.appends, Batch()
+            self.writes.abandon([a.done for a in appends])
             return False
         await asyncio.sleep(delay)
         return True
 
-    def _abandon(self) -> None:
-        appends, self._batch = self._batch.appends, Batch()
-        log.critical(
-            "stopping while the state disk refuses writes: %d events could not be stored (%s)",
-            len(appends),
-            self.writes.error,
-        )
-        for item in appends:
-            if not item.done.done():
-                item.done.set_exception(OutboxWriteError(f"event not stored: {self.writes.error}"))
-
     def _announce_unstored(self) -> None:
         """Events refused while the disk refused writes: one loss event, now that it can be stored."""
-        unstored = self.writes.take_unstored()
-        if unstored is not None:
-            log.error("%d events were not stored while the disk refused writes", unstored.count)
+        if (unstored := self.writes.take_unstored()) is not None:
             self._add_loss(unstored.as_dropped(self._next_seq))
 
     def _add_loss(self, dropped: DroppedRows) -> None:
@@ -352,7 +338,7 @@ class Outbox:
         rows = [r for r in self._late if r.seq <= after_seq and r.seq not in self._deleting]
         self._late = []
         while after_seq + 1 < floor:
-            intact, damaged = await self._run(functools.partial(self._select, after_seq, floor, limit))
+            intact, damaged = await self._run_select(after_seq, limit, below=floor)
             if damaged:
                 await self._set_aside(damaged)
             rows += [r for r in intact if r.seq not in self._deleting]
@@ -374,9 +360,15 @@ class Outbox:
         assert self._db is not None
         return sql.select(self._db, after_seq, below, limit)
 
+    async def _run_select(self, after_seq: int, limit: int, *, below: int) -> sql.Page:
+        return await self._run(functools.partial(self._select, after_seq, below, limit))
+
     async def _set_aside(self, damaged: list[OutboxRow]) -> None:
         """Stored rows whose content changed on disk: never published as if intact. They are deleted,
         announced by a loss event and recorded as damage until an operator acknowledges it."""
+        damaged = [r for r in damaged if r.seq not in self._deleting]  # the other reader's already
+        if not damaged:
+            return
         for row in damaged:
             self.delete(row.seq, len(row.payload) + len(row.topic))
         loss = damaged_rows(damaged)

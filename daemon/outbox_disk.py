@@ -13,6 +13,7 @@ the disk takes writes again.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import logging
@@ -113,6 +114,17 @@ class WriteTrouble:
         self._backoff.reset()
         return True
 
+    def abandon(self, waiting: list[asyncio.Future[int]]) -> None:
+        """Stopping while writes fail: each event still in memory is failed, loudly."""
+        log.critical(
+            "stopping while the state disk refuses writes: %d events could not be stored (%s)",
+            len(waiting),
+            self.error,
+        )
+        for done in waiting:
+            if not done.done():
+                done.set_exception(OutboxWriteError(f"event not stored: {self.error}"))
+
     def refuse(self, event_id: str, size: int) -> OutboxWriteError:
         self.unstored_total += 1
         self.unstored.add(event_id, size, self.error or "unknown")
@@ -125,4 +137,5 @@ class WriteTrouble:
         if not self.unstored.count:
             return None
         taken, self.unstored = self.unstored, Unstored()
+        log.error("%d events were not stored while the disk refused writes", taken.count)
         return taken

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 # OR REPLACE: a retried commit whose first attempt did reach the disk (an I/O error reported after
 # the write) stores the same rows again instead of failing on their numbers for ever.
+Page = tuple[list[OutboxRow], list[OutboxRow]]  # rows read back: intact, damaged
 INSERT = (
     "INSERT OR REPLACE INTO outbox (seq, event_id, topic, payload, created_at, crc) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -130,9 +131,7 @@ def totals(db: sqlite3.Connection) -> tuple[int, int]:
     return int(count), int(size)
 
 
-def select(
-    db: sqlite3.Connection, after_seq: int, below: int, limit: int
-) -> tuple[list[OutboxRow], list[OutboxRow]]:
+def select(db: sqlite3.Connection, after_seq: int, below: int, limit: int) -> Page:
     """Rows in ``(after_seq, below)``, oldest first: those intact, and those whose content no longer
     matches its checksum. Text comes back as bytes so that a damaged row never raises a decode error."""
     cursor = db.execute(
