@@ -51,24 +51,25 @@ def inspect_files(path: Path) -> str | None:
         return "the database file is empty (0 bytes): its content was lost (crash, full disk or truncation)"
     with path.open("rb") as fh:
         header = fh.read(100)
-    reason = _database_header_problem(header, size)
-    if reason is not None:
-        return reason
-    wal = path.with_name(path.name + "-wal")
     try:
-        data = wal.read_bytes()
+        wal = path.with_name(path.name + "-wal").read_bytes()
     except FileNotFoundError:
-        return None
-    return wal_problem(data)
+        wal = b""
+    # With a WAL to replay, a database file shorter than its header says may only be a checkpoint
+    # that a crash interrupted: the WAL still holds those pages.
+    reason = _database_header_problem(header, size if not wal else None)
+    return reason or wal_problem(wal)
 
 
-def _database_header_problem(header: bytes, size: int) -> str | None:
+def _database_header_problem(header: bytes, size: int | None) -> str | None:
     if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
         return "the database file does not start with an SQLite header"
     page_size = struct.unpack(">H", header[16:18])[0]
     page_size = 65536 if page_size == 1 else page_size
     if page_size < 512 or page_size & (page_size - 1):
         return f"the database header gives an impossible page size ({page_size})"
+    if size is None:
+        return None
     if size % page_size:
         return (
             f"the database file is truncated ({size} bytes is not a whole number of {page_size}-byte pages)"

@@ -156,3 +156,13 @@ def _quick_check_finds(path: Path) -> bool:
             db.close()
     except sqlite3.DatabaseError:
         return True
+
+
+@pytest.mark.parametrize("cut", [4096, 100], ids=["whole-page", "mid-page"])
+async def test_a_truncated_database_file_is_found(tmp_path: Path, cut: int) -> None:
+    path = tmp_path / "o.db"
+    await fill(path)
+    with path.open("r+b") as fh:
+        fh.truncate(path.stat().st_size - cut)
+    reasons, rows = await opened_damage(path)
+    assert "truncated" in reasons[0] and rows == []
