@@ -110,7 +110,8 @@ class Outbox:
         self._writer = asyncio.create_task(self._write_loop(), name="outbox-writer")
         # Row checksums of the backlog are checked after READY, not before: see outbox_integrity.
         read = functools.partial(self._run_select, below=self._next_seq)
-        self._verifier = asyncio.create_task(verify_backlog(read, self._set_aside), name="outbox-verify")
+        verify = verify_backlog(read, self._set_aside, self._report_damage)
+        self._verifier = asyncio.create_task(verify, name="outbox-verify")
 
     def _open_db(self) -> None:
         opened = open_outbox(self.path, self.damage)
@@ -372,8 +373,11 @@ class Outbox:
         for row in damaged:
             self.delete(row.seq, len(row.payload) + len(row.topic))
         loss = damaged_rows(damaged)
-        await self._run(functools.partial(self.damage.add, f"{loss.reason}: set aside, see bridge/loss"))
         self._add_loss(loss)
+        await self._report_damage(f"{loss.reason}: set aside, see bridge/loss")
+
+    async def _report_damage(self, reason: str) -> None:
+        await self._run(functools.partial(self.damage.add, reason))
         self._trouble_changed()
 
     async def wait_for_rows(self) -> None:

@@ -23,6 +23,7 @@ so the set can still be opened for analysis), a fresh one is started, and the in
 from __future__ import annotations
 
 import logging
+import sqlite3
 import struct
 import time
 from collections.abc import Awaitable, Callable
@@ -143,11 +144,16 @@ def move_aside(path: Path, now: float | None = None) -> list[Path]:
 async def verify_backlog(
     read_page: Callable[[int, int], Awaitable[tuple[list[OutboxRow], list[OutboxRow]]]],
     set_aside: Callable[[list[OutboxRow]], Awaitable[None]],
+    report: Callable[[str], Awaitable[None]],
 ) -> None:
     """Check every stored row's checksum once, oldest first, and set aside the damaged ones."""
     after = 0
     while True:
-        intact, damaged = await read_page(after, VERIFY_PAGE)
+        try:
+            intact, damaged = await read_page(after, VERIFY_PAGE)
+        except sqlite3.DatabaseError as exc:  # a page quick_check passed but a read does not
+            await report(f"reading the stored events after number {after} failed: {exc}")
+            return
         if damaged:
             await set_aside(damaged)
         if len(intact) + len(damaged) < VERIFY_PAGE:
