@@ -42,6 +42,10 @@ def small_tmpfs(directory: Path, size: str = "2m") -> Iterator[Path]:
             subprocess.run(["umount", "-l", str(directory)], check=True)
 
 
+def remount(directory: Path, options: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{options}", str(directory)], check=True)
+
+
 class Ext4Image:
     def __init__(self, image: Path, directory: Path) -> None:
         self.image, self.directory = image, directory

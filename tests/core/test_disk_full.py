@@ -13,8 +13,8 @@ import pytest
 from daemon.broker import PrivateBroker, free_port
 from daemon.outbox_disk import UNSTORED_LIMIT
 from daemon.outbox_types import OutboxWriteError
-from tests.core.disk_support import LowestPending, ext4_image, fill, metric, small_tmpfs, with_desk
-from tests.support import base_config, collect, inprocess_daemon, wait_until
+from tests.core.disk_support import LowestPending, ext4_image, fill, metric, remount, small_tmpfs, with_desk
+from tests.support import DaemonProcess, base_config, collect, inprocess_daemon, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -129,3 +129,23 @@ async def test_a_disk_the_kernel_turns_read_only_is_reported_and_nothing_is_ackn
             assert daemon.health()["outbox"]["write_error"] is None
             assert not daemon.outbox.damage.open_incidents()
             await desk.hand_over(21)
+
+
+async def test_a_state_disk_remounted_read_only_between_runs_stops_the_start_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    families, desk = with_desk()
+    with PrivateBroker() as broker, small_tmpfs(tmp_path / "state") as state:
+        async with inprocess_daemon(_config(broker.port, state), families):
+            pass  # creates the outbox
+        remount(state, "ro")  # accepted now: nothing holds a file open for writing
+        daemon = DaemonProcess(base_config(broker.port, state), tmp_path / "run")
+        daemon.start()
+        try:
+            assert await daemon.wait_exit() == 73
+            assert "Read-only file system" in daemon.log()
+        finally:
+            remount(state, "rw")
+        async with inprocess_daemon(_config(broker.port, state), families) as running:
+            assert running.health()["outbox"]["write_error"] is None
+            await desk.hand_over(1)
