@@ -18,6 +18,7 @@ from daemon.family import Family, FamilyLoadError
 from daemon.inventory import Inventory
 from daemon.metrics import DriverReading, Metrics, Readings
 from daemon.outbox import DroppedRows, Outbox, OutboxRow
+from daemon.outbox_health import outbox_problems, outbox_trouble
 from daemon.publisher import Publisher
 from daemon.requests import RequestRouter
 from daemon.retained import RetainedStore
@@ -56,6 +57,7 @@ class Daemon:
             loss_event=self._loss_event,
         )
         self.outbox.on_full = self._on_outbox_full
+        self.outbox.on_trouble = self._publish_health
         self.driver_family: dict[str, Family] = {}
         self.supervisor = Supervisor(self._ingest, on_change=self._publish_health)
         self.router = RequestRouter(self._core_handlers(), self._driver_handlers, topics=self.topics)
@@ -156,7 +158,7 @@ class Daemon:
             dropped=dropped.count,
             first_event_id=dropped.first_event_id,
             last_event_id=dropped.last_event_id,
-            reason="outbox full (policy drop_oldest)",
+            reason=dropped.reason,
         )
         event_id, payload = loss_json(self.settings.station, data)
         return self.topics.loss, event_id, payload
@@ -194,6 +196,8 @@ class Daemon:
         if self.outbox.full:
             status = "red"
             problems.append(f"outbox full ({self.outbox.count} events); policy {self.outbox.when_full}")
+        problems += outbox_problems(self.outbox)
+        status = "red" if problems else status
         if not self.publisher.stats.connected:
             status = "red" if status == "red" else "yellow"
             problems.append("broker not connected: events are stored and will be published on reconnect")
@@ -223,6 +227,7 @@ class Daemon:
                 else 0.0,
                 "refused": self.outbox.refused_total,
                 "dropped": self.outbox.dropped_total,
+                **outbox_trouble(self.outbox),
             },
             "drivers": {name: s.as_dict() for name, s in self.supervisor.status.items()},
             # Hostile or broken requests cost only their answer; they show here, not as a problem.
@@ -237,7 +242,8 @@ class Daemon:
         health = self.health()
         for detail in ("drivers", "requests"):  # the retained summary stays stable; the request has them
             health.pop(detail)
-        health["outbox"] = {k: health["outbox"][k] for k in ("full", "refused", "dropped")}
+        kept = ("full", "refused", "dropped", "write_error", "unstored", "damage")
+        health["outbox"] = {k: health["outbox"][k] for k in kept}
         self.retained.set(self.topics.health, json.dumps(health, sort_keys=True).encode())
 
     def _core_handlers(self) -> dict[str, RequestHandler]:
@@ -253,7 +259,16 @@ class Daemon:
         async def health(_: Mapping[str, Any]) -> Any:
             return self.health()
 
-        return {"ping": ping, "info": info, "devices": devices, "health": health}
+        async def damage_ack(_: Mapping[str, Any]) -> Any:
+            return {"acknowledged": await self.outbox.acknowledge_damage()}
+
+        return {
+            "ping": ping,
+            "info": info,
+            "devices": devices,
+            "health": health,
+            "outbox-damage-ack": damage_ack,
+        }
 
     def _driver_handlers(self) -> dict[str, RequestHandler]:
         handlers: dict[str, RequestHandler] = {}
@@ -270,6 +285,8 @@ class Daemon:
         return (
             f"drivers {running}/{len(self.supervisor.status)} running; broker {broker}; "
             f"outbox {self.outbox.count} pending{' FULL' if self.outbox.full else ''}"
+            f"{' WRITE FAILING' if self.outbox.writes.failing else ''}"
+            f"{' DAMAGED' if self.outbox.damage.open_incidents() else ''}"
         )
 
     def core_healthy(self) -> bool:
@@ -339,6 +356,8 @@ class Daemon:
             if watchdog is not None and now - last_watchdog >= watchdog and self.core_healthy():
                 self.notifier.watchdog()
                 last_watchdog = now
+            if self.outbox.damage.open_incidents():
+                self.outbox.damage.refresh()  # an acknowledgement from the CLI, while there is one to make
             line = self.status_line()
             if line != last_status:
                 self.notifier.status(line)
@@ -358,6 +377,10 @@ class Daemon:
             outbox_full=outbox.full,
             outbox_refused=outbox.refused_total,
             outbox_dropped=outbox.dropped_total,
+            outbox_write_errors=outbox.writes.errors_total,
+            outbox_writable=not outbox.writes.failing,
+            outbox_unstored=outbox.writes.unstored_total,
+            outbox_damaged=len(outbox.damage.open_incidents()),
             mqtt_connected=stats.connected,
             requests=dict(self.router.results),
             request_answers_unpublished=stats.answers_failed,

@@ -124,6 +124,19 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outbox_damage(args: argparse.Namespace) -> int:
+    from daemon.outbox_damage import damage_command
+
+    families, _ = load_families()
+    try:
+        config = load_config(args.config, families)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return EX_CONFIG
+    return damage_command(config.settings.outbox_path, args.action)
+
+
 def cmd_tail(args: argparse.Namespace) -> int:
     from daemon.tail import tail
 
@@ -196,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _config_arg(doctor)
     doctor.set_defaults(handler=cmd_doctor)
+
+    damage = commands.add_parser(
+        "outbox-damage", help="show or acknowledge outbox damage incidents (red in health until acknowledged)"
+    )
+    damage.add_argument("action", choices=["show", "ack"])
+    _config_arg(damage)
+    damage.set_defaults(handler=cmd_outbox_damage)
 
     simulate = commands.add_parser("simulate", help="run a device simulator")
     simulate_commands = simulate.add_subparsers(dest="simulate_command", metavar="FAMILY", required=True)

@@ -113,9 +113,10 @@ def _device_json(device: DeviceInfo) -> bytes:
 
 
 class LossData(BaseModel):
-    """Published when the outbox was full and the drop-oldest policy discarded events."""
+    """Events that will never be published: discarded by the drop-oldest policy of a full outbox, not
+    stored because the state disk refused writes, or found damaged on disk. ``reason`` says which."""
 
-    dropped: int = Field(description="How many stored events were discarded")
+    dropped: int = Field(description="How many events are lost")
     first_event_id: UUID | None
     last_event_id: UUID | None
     reason: str

@@ -45,6 +45,10 @@ class Readings:
     requests: Mapping[str, int] = field(default_factory=dict)  # bridge requests by result (code)
     request_answers_unpublished: int = 0
     sd_notify_dropped: int = 0
+    outbox_write_errors: int = 0
+    outbox_writable: bool = True
+    outbox_unstored: int = 0
+    outbox_damaged: int = 0
 
 
 class DaemonCollector(Collector):
@@ -92,6 +96,22 @@ class DaemonCollector(Collector):
         )
         yield _counter(
             "outbox_dropped_events", "Events discarded by the drop_oldest policy", r.outbox_dropped
+        )
+        yield _counter(
+            "outbox_write_errors",
+            "Outbox commits the state disk refused (full, read-only…)",
+            r.outbox_write_errors,
+        )
+        yield _gauge(
+            "outbox_writable", "0 while the state disk refuses the outbox's writes", r.outbox_writable
+        )
+        yield _counter(
+            "outbox_unstored_events",
+            "Events refused because the state disk refused writes (announced on bridge/loss)",
+            r.outbox_unstored,
+        )
+        yield _gauge(
+            "outbox_damage_incidents", "Outbox damage incidents not yet acknowledged", r.outbox_damaged
         )
         up = {name: int(d.up) for name, d in r.drivers.items()}
         yield _gauge("driver_up", "1 when the driver runs", up, "driver")

@@ -12,12 +12,14 @@ is acknowledged only after the commit, and that a row leaves the database only a
 
 Bounded by count and bytes; when full, the configured policy applies and it is always said: a refused
 append raises OutboxFullError to its driver, a dropped batch leaves a loss event.
+
+A commit the disk refuses is retried until it succeeds (``outbox_disk``); a damaged outbox is moved
+aside at start (``outbox_integrity``), a damaged row is set aside, both recorded (``outbox_damage``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import functools
 import logging
 import os
@@ -25,83 +27,32 @@ import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeVar
 from uuid import UUID
 
+from daemon import outbox_sql as sql
+from daemon.outbox_batch import Append, Batch
+from daemon.outbox_damage import DamageRecord
+from daemon.outbox_disk import UNSTORED_LIMIT, WriteTrouble
+from daemon.outbox_integrity import verify_backlog
+from daemon.outbox_open import open_outbox
+from daemon.outbox_types import (
+    DroppedRows,
+    LossEventFactory,
+    OutboxError,
+    OutboxFullError,
+    OutboxRow,
+    damaged_rows,
+)
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+__all__ = ["DroppedRows", "Outbox", "OutboxError", "OutboxFullError", "OutboxRow"]  # others import them here
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    created_at REAL NOT NULL
-);
-"""
 MAX_GROUP = 2000  # rows per transaction: bounds commit latency under a burst
 MEMORY_WINDOW = 4096  # recent rows the publisher reads from memory; older ones from the database
 DELETE_DELAY = 0.1  # seconds a published row may wait for its deletion to be committed
-
-
-class OutboxError(Exception):
-    """The database cannot be used (corrupt, unwritable, wrong file): reported clearly at start."""
-
-
-class OutboxFullError(Exception):
-    """The outbox is at its bound and the policy is to refuse new events."""
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    seq: int
-    event_id: str
-    topic: str
-    payload: bytes
-    created_at: float
-
-
-@dataclass(slots=True)
-class _Append:
-    row: OutboxRow
-    done: asyncio.Future[int]
-
-    @property
-    def size(self) -> int:
-        return len(self.row.payload) + len(self.row.topic)
-
-
-@dataclass(slots=True)
-class _Batch:
-    appends: list[_Append] = field(default_factory=list)
-    deletes: list[int] = field(default_factory=list)
-    trim: bool = False  # drop the oldest rows until within bounds (policy drop_oldest)
-    loss_seq: int = 0  # number reserved for the loss event announcing a trim
-
-
-@dataclass(frozen=True, slots=True)
-class _CommitResult:
-    dropped: DroppedRows | None
-    loss_row: OutboxRow | None
-    oldest_created_at: float | None
-    count: int  # table totals, only filled after a trim
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class DroppedRows:
-    last_seq: int
-    count: int
-    size: int
-    first_event_id: str | None
-    last_event_id: str | None
-
-
-# Builds the loss event row (topic, event id, payload) announcing a drop; supplied by the core.
-LossEventFactory = Callable[[DroppedRows], tuple[str, UUID, bytes]]
 
 
 class Outbox:
@@ -121,10 +72,11 @@ class Outbox:
         self._loss_event = loss_event
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
         self._db: sqlite3.Connection | None = None
-        self._batch = _Batch()
+        self._batch = Batch()
         self._wakeup = asyncio.Event()
         self._appended = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._verifier: asyncio.Task[None] | None = None
         self._deleting: set[int] = set()
         self._trimmed_upto = 0
         self._closing = False
@@ -146,57 +98,36 @@ class Outbox:
         self.commits_total = 0
         self.last_commit_seconds = 0.0
         self.on_full: Callable[[bool], None] | None = None
+        self.writes = WriteTrouble(path.parent)
+        self.damage = DamageRecord(path)
+        self._uncommitted = 0  # appends accepted, not yet on disk
+        self.on_trouble: Callable[[], None] | None = None  # write failure or damage began or ended
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def open(self) -> None:
         await self._run(self._open_db)
         self._writer = asyncio.create_task(self._write_loop(), name="outbox-writer")
-
-    def _lock(self) -> None:
-        """One daemon per outbox: a second one would publish every event twice."""
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise OutboxError(f"outbox {self.path} is in use by another passerelle process") from None
-        self._lock_fd = fd
+        # Row checksums of the backlog are checked after READY, not before: see outbox_integrity.
+        read = functools.partial(self._run_select, below=self._next_seq)
+        verify = verify_backlog(read, self._set_aside, self._report_damage)
+        self._verifier = asyncio.create_task(verify, name="outbox-verify")
 
     def _open_db(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock()
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if mode != "wal":
-                raise OutboxError(f"outbox {self.path}: cannot enable WAL (journal mode is {mode})")
-            db.execute("PRAGMA synchronous=FULL")
-            check = db.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise OutboxError(f"outbox {self.path} is corrupt ({check}); move it aside to start empty")
-            db.executescript(SCHEMA)
-            count, size = self._totals(db)
-            oldest = self._oldest_created_at(db)
-            last = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
-            db.execute("BEGIN IMMEDIATE")  # proves we can write (read-only file or directory fails here)
-            db.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            raise OutboxError(f"outbox {self.path} cannot be used: {exc}") from exc
-        except OSError as exc:
-            raise OutboxError(f"outbox {self.path} cannot be used: {exc.strerror or exc}") from exc
-        self._db = db
+        opened = open_outbox(self.path, self.damage)
+        self._db, self._lock_fd = opened.db, opened.lock_fd
         # Numbers are ours to give (one writer): a row is known, and publishable, before its commit.
-        self._next_seq = (int(last[0]) if last else 0) + 1
-        self._committed_upto = self._next_seq - 1
-        self.count, self.size = count, size
-        self.oldest_created_at = oldest
+        self._next_seq = opened.last_seq + 1
+        self._committed_upto = opened.last_seq
+        self.count, self.size = opened.count, opened.size
+        self.oldest_created_at = opened.oldest_created_at
         if self.count:
             log.info("outbox holds %d events from a previous run; they will be published first", self.count)
 
     async def close(self) -> None:
         """Commit what is pending, then close. Safe to call twice."""
+        if self._verifier is not None:
+            self._verifier.cancel()
         if self._writer is not None:
             self._closing = True
             if self._delete_timer is not None:
@@ -218,15 +149,21 @@ class Outbox:
     def submit(self, event_id: UUID | str, topic: str, payload: bytes) -> asyncio.Future[int]:
         """Queue an event; the future completes (with its sequence number) once it is committed."""
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        if self.writes.failing and self._uncommitted >= UNSTORED_LIMIT:
+            done.set_exception(self.writes.refuse(str(event_id), len(payload) + len(topic)))
+            return done
         if not self._make_room(len(payload) + len(topic)):
             self.refused_total += 1
             done.set_exception(
                 OutboxFullError(f"outbox full ({self.count} events, {self.size} bytes): event refused")
             )
             return done
-        row = OutboxRow(self._next_seq, str(event_id), topic, payload, time.time())
-        self._next_seq += 1
-        item = _Append(row, done)
+        return self._enqueue(OutboxRow(self._next_seq, str(event_id), topic, payload, time.time()), done)
+
+    def _enqueue(self, row: OutboxRow, done: asyncio.Future[int]) -> asyncio.Future[int]:
+        self._next_seq = max(self._next_seq, row.seq + 1)
+        self._uncommitted += 1
+        item = Append(row, done)
         self.count += 1
         self.size += item.size
         self._batch.appends.append(item)
@@ -246,7 +183,7 @@ class Outbox:
         self._recent.pop(seq, None)
         self._batch.deletes.append(seq)
         self.count -= 1
-        self.size -= size
+        self.size = max(0, self.size - size)  # a damaged row's stored size may differ from its sum
         self._set_full(self._over(0))
         # A deletion need not be durable at once (forgetting one only means publishing it twice after
         # a crash): ride along with the next append, or commit after a short delay, never one by one.
@@ -295,24 +232,23 @@ class Outbox:
         while self._batch.appends or self._batch.deletes or self._batch.trim:
             batch = self._batch
             if len(batch.appends) > MAX_GROUP:
-                self._batch = _Batch(
+                self._batch = Batch(
                     appends=batch.appends[MAX_GROUP:], trim=batch.trim, loss_seq=batch.loss_seq
                 )
                 batch.appends = batch.appends[:MAX_GROUP]
             else:
-                self._batch = _Batch()
+                self._batch = Batch()
             started = time.perf_counter()
             try:
                 result = await self._run(functools.partial(self._commit, batch))
-            except Exception as exc:
-                log.exception("outbox commit failed")
-                for item in batch.appends:
-                    self.count -= 1
-                    self.size -= item.size
-                    self._recent.pop(item.row.seq, None)
-                    if not item.done.done():
-                        item.done.set_exception(OutboxError(f"outbox commit failed: {exc}"))
+            except Exception as exc:  # the disk refused (full, read-only, I/O): keep the batch, retry
+                if not await self._commit_failed(batch, exc):
+                    return
                 continue
+            if self.writes.recovered():
+                self._announce_unstored()
+                self._trouble_changed()
+            self._uncommitted -= len(batch.appends)
             self.last_commit_seconds = time.perf_counter() - started
             self.commits_total += 1
             self._deleting.difference_update(batch.deletes)
@@ -341,6 +277,43 @@ class Outbox:
                 if not item.done.done():
                     item.done.set_result(item.row.seq)
 
+    async def _commit_failed(self, batch: Batch, error: Exception) -> bool:
+        """Queue the batch again in front of newer work and wait before the retry; False when closing
+        (the events still in memory are then reported as not stored)."""
+        was_failing = self.writes.failing
+        delay = await self._run(functools.partial(self.writes.failed, error))  # probes the disk
+        self._batch = batch.then(self._batch)
+        if not was_failing:
+            self._trouble_changed()
+        if self._closing:
+            appends, self._batch = self._batch.appends, Batch()
+            self.writes.abandon([a.done for a in appends])
+            return False
+        await asyncio.sleep(delay)
+        return True
+
+    def _announce_unstored(self) -> None:
+        """Events refused while the disk refused writes: one loss event, now that it can be stored."""
+        if (unstored := self.writes.take_unstored()) is not None:
+            self._add_loss(unstored.as_dropped(self._next_seq))
+
+    def _add_loss(self, dropped: DroppedRows) -> None:
+        if self._loss_event is None:
+            return  # only in tests of the outbox alone; the daemon always announces losses
+        topic, event_id, payload = self._loss_event(dropped)
+        row = OutboxRow(self._next_seq, str(event_id), topic, payload, time.time())
+        self._enqueue(row, asyncio.get_running_loop().create_future())
+
+    async def acknowledge_damage(self) -> int:
+        """An operator saw the damage incidents: health stops reporting them. Returns how many."""
+        count = await self._run(self.damage.acknowledge)
+        self._trouble_changed()
+        return count
+
+    def _trouble_changed(self) -> None:
+        if self.on_trouble is not None:
+            self.on_trouble()
+
     def _shrink_window(self) -> None:
         """Forget the oldest committed rows beyond the window: the database has them."""
         while len(self._recent) > MEMORY_WINDOW:
@@ -349,77 +322,12 @@ class Outbox:
                 return
             del self._recent[first]
 
-    def _commit(self, batch: _Batch) -> _CommitResult:
-        db = self._db
-        assert db is not None
-        dropped: DroppedRows | None = None
-        loss_row: OutboxRow | None = None
-        db.execute("BEGIN")
-        try:
-            if batch.appends:
-                db.executemany(
-                    "INSERT INTO outbox (seq, event_id, topic, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (r.seq, r.event_id, r.topic, r.payload, r.created_at)
-                        for r in (a.row for a in batch.appends)
-                    ],
-                )
-            # After the inserts: a row published (and acknowledged) before its own commit is deleted
-            # in the same transaction.
-            if batch.deletes:
-                db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in batch.deletes])
-            if batch.trim:
-                dropped, loss_row = self._trim(db, batch.loss_seq)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        count, size = (0, 0)
-        if dropped is not None:
-            count, size = self._totals(db)
-        return _CommitResult(dropped, loss_row, self._oldest_created_at(db), count, size)
-
-    @staticmethod
-    def _oldest_created_at(db: sqlite3.Connection) -> float | None:
-        oldest = db.execute("SELECT created_at FROM outbox ORDER BY seq LIMIT 1").fetchone()
-        return float(oldest[0]) if oldest else None
-
-    @staticmethod
-    def _totals(db: sqlite3.Connection) -> tuple[int, int]:
-        count, size = db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload) + LENGTH(topic)), 0) FROM outbox"
-        ).fetchone()
-        return int(count), int(size)
-
-    def _trim(self, db: sqlite3.Connection, loss_seq: int) -> tuple[DroppedRows | None, OutboxRow | None]:
-        """Delete the oldest rows until the table (plus one loss event) is within bounds."""
-        count, size = self._totals(db)
-        victims: list[tuple[int, str, int]] = []
-        cursor = db.execute("SELECT seq, event_id, LENGTH(payload) + LENGTH(topic) FROM outbox ORDER BY seq")
-        reserve = 1024  # room for the loss event itself
-        while count + 1 > self.max_events or size + reserve > self.max_bytes:
-            row = cursor.fetchone()
-            if row is None:
-                break
-            victims.append(row)
-            count -= 1
-            size -= row[2]
-        cursor.close()
-        if not victims:
-            return None, None
-        db.execute("DELETE FROM outbox WHERE seq <= ?", (victims[-1][0],))
-        dropped = DroppedRows(
-            victims[-1][0], len(victims), sum(v[2] for v in victims), victims[0][1], victims[-1][1]
-        )
-        if self._loss_event is None:
-            return dropped, None
-        topic, event_id, payload = self._loss_event(dropped)
-        row = OutboxRow(loss_seq, str(event_id), topic, payload, time.time())
-        db.execute(
-            "INSERT INTO outbox (seq, event_id, topic, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-            (row.seq, row.event_id, row.topic, row.payload, row.created_at),
-        )
-        return dropped, row
+    def _commit(self, batch: Batch) -> sql.CommitResult:
+        assert self._db is not None
+        trim = None
+        if batch.trim:
+            trim = sql.Trim(self.max_events, self.max_bytes, batch.loss_seq, self._loss_event)
+        return sql.commit(self._db, [a.row for a in batch.appends], batch.deletes, trim)
 
     # -- reading (the publisher) -----------------------------------------------------------------
 
@@ -430,12 +338,17 @@ class Outbox:
         # Late rows beyond ``after_seq`` come in their place below; only those already passed need this.
         rows = [r for r in self._late if r.seq <= after_seq and r.seq not in self._deleting]
         self._late = []
-        if after_seq + 1 < floor:
-            stored = await self._run(functools.partial(self._select, after_seq, floor, limit))
-            rows += [r for r in stored if r.seq not in self._deleting]
-            if len(stored) >= limit:
+        while after_seq + 1 < floor:
+            intact, damaged = await self._run_select(after_seq, limit, below=floor)
+            if damaged:
+                await self._set_aside(damaged)
+            rows += [r for r in intact if r.seq not in self._deleting]
+            if len(intact) + len(damaged) < limit:
+                after_seq = floor - 1
+            elif rows:
                 return rows
-            after_seq = floor - 1
+            else:  # a whole page already going or set aside: look further rather than wait
+                after_seq = max(r.seq for r in intact + damaged)
         seq, end = after_seq + 1, self._next_seq
         while seq < end and len(rows) < limit:
             row = self._recent.get(seq)
@@ -444,18 +357,28 @@ class Outbox:
             seq += 1
         return rows
 
-    def _select(self, after_seq: int, below: int, limit: int) -> list[OutboxRow]:
-        db = self._db
-        assert db is not None
-        cursor = db.execute(
-            "SELECT seq, event_id, topic, payload, created_at FROM outbox WHERE seq > ? AND seq < ? "
-            "ORDER BY seq LIMIT ?",
-            (after_seq, below, limit),
-        )
-        return [
-            OutboxRow(seq, eid, topic, bytes(payload), created)
-            for seq, eid, topic, payload, created in cursor
-        ]
+    def _select(self, after_seq: int, below: int, limit: int) -> tuple[list[OutboxRow], list[OutboxRow]]:
+        assert self._db is not None
+        return sql.select(self._db, after_seq, below, limit)
+
+    async def _run_select(self, after_seq: int, limit: int, *, below: int) -> sql.Page:
+        return await self._run(functools.partial(self._select, after_seq, below, limit))
+
+    async def _set_aside(self, damaged: list[OutboxRow]) -> None:
+        """Stored rows whose content changed on disk: never published as if intact. They are deleted,
+        announced by a loss event and recorded as damage until an operator acknowledges it."""
+        damaged = [r for r in damaged if r.seq not in self._deleting]  # the other reader's already
+        if not damaged:
+            return
+        for row in damaged:
+            self.delete(row.seq, len(row.payload) + len(row.topic))
+        loss = damaged_rows(damaged)
+        self._add_loss(loss)
+        await self._report_damage(f"{loss.reason}: set aside, see bridge/loss")
+
+    async def _report_damage(self, reason: str) -> None:
+        await self._run(functools.partial(self.damage.add, reason))
+        self._trouble_changed()
 
     async def wait_for_rows(self) -> None:
         """Returns after the next commit that may have added rows."""

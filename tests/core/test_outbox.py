@@ -86,12 +86,17 @@ async def test_drop_oldest_policy_leaves_a_loss_event(tmp_path: Path) -> None:
     await outbox.close()
 
 
-async def test_corrupt_database_is_reported_at_start(tmp_path: Path) -> None:
+async def test_a_file_that_is_not_a_database_is_moved_aside_and_reported(tmp_path: Path) -> None:
     path = tmp_path / "o.db"
     path.write_bytes(b"this is not a database" * 100)
     outbox = make(path)
-    with pytest.raises(OutboxError, match=r"cannot be used|corrupt"):
-        await outbox.open()
+    await outbox.open()  # a fresh outbox: events keep flowing while the damage waits for a person
+    await outbox.append(uuid4(), "t", b"new")
+    [incident] = outbox.damage.open_incidents()
+    assert "does not start with an SQLite header" in incident.reason
+    [kept] = incident.moved_to
+    assert (tmp_path / kept).read_bytes() == b"this is not a database" * 100
+    await outbox.close()
 
 
 async def test_unusable_state_directory_is_reported_at_start(tmp_path: Path) -> None:

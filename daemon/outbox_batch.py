@@ -1,0 +1,35 @@
+"""The outbox writer's unit of work: appends waiting for their commit, deletions, a pending trim."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from daemon.outbox_types import OutboxRow
+
+
+@dataclass(slots=True)
+class Append:
+    row: OutboxRow
+    done: asyncio.Future[int]
+
+    @property
+    def size(self) -> int:
+        return len(self.row.payload) + len(self.row.topic)
+
+
+@dataclass(slots=True)
+class Batch:
+    appends: list[Append] = field(default_factory=list)
+    deletes: list[int] = field(default_factory=list)
+    trim: bool = False  # drop the oldest rows until within bounds (policy drop_oldest)
+    loss_seq: int = 0  # number reserved for the loss event announcing a trim
+
+    def then(self, later: Batch) -> Batch:
+        """This batch (which failed) followed by what arrived since: retried as one, in order."""
+        return Batch(
+            self.appends + later.appends,
+            self.deletes + later.deletes,
+            self.trim or later.trim,
+            self.loss_seq or later.loss_seq,
+        )
