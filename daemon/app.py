@@ -196,7 +196,10 @@ class Daemon:
             problems.append(f"outbox full ({self.outbox.count} events); policy {self.outbox.when_full}")
         if not self.publisher.stats.connected:
             status = "red" if status == "red" else "yellow"
-            problems.append("broker not connected: events are stored and will be published on reconnect")
+            problems.append(
+                f"broker not connected ({self.publisher.stats.last_error or 'connecting'}): "
+                "events are stored and will be published on reconnect"
+            )
         if self.metrics_problem:
             status = "red" if status == "red" else "yellow"
             problems.append(self.metrics_problem)
@@ -209,6 +212,7 @@ class Daemon:
             "problems": problems,
             "broker": {
                 "connected": self.publisher.stats.connected,
+                "server": self.publisher.stats.server,  # in use, or being tried when not connected
                 "connects": self.publisher.stats.connects_total,
                 "last_error": self.publisher.stats.last_error,
                 # MQTT 5 brokers may cap the publishes in flight below mqtt.max_inflight.
