@@ -19,6 +19,7 @@ from daemon.inventory import Inventory
 from daemon.metrics import DriverReading, Metrics, Readings
 from daemon.outbox import DroppedRows, Outbox, OutboxRow
 from daemon.publisher import Publisher
+from daemon.remote_ops import RemoteOps
 from daemon.requests import RequestRouter
 from daemon.retained import RetainedStore
 from daemon.sdnotify import Notifier, watchdog_interval
@@ -58,6 +59,9 @@ class Daemon:
         self.outbox.on_full = self._on_outbox_full
         self.driver_family: dict[str, Family] = {}
         self.supervisor = Supervisor(self._ingest, on_change=self._publish_health)
+        self.exit_status = 0  # 75 after a remote restart request
+        self._stop = asyncio.Event()
+        self.remote = RemoteOps(self, self._stop_with)
         self.router = RequestRouter(self._core_handlers(), self._driver_handlers, topics=self.topics)
         self.publisher = Publisher(
             self.settings.mqtt,
@@ -257,7 +261,7 @@ class Daemon:
         async def health(_: Mapping[str, Any]) -> Any:
             return self.health()
 
-        return {"ping": ping, "info": info, "devices": devices, "health": health}
+        return {"ping": ping, "info": info, "devices": devices, "health": health, **self.remote.handlers()}
 
     def _driver_handlers(self) -> dict[str, RequestHandler]:
         handlers: dict[str, RequestHandler] = {}
@@ -280,8 +284,14 @@ class Daemon:
         """What gates the watchdog: the parts without which nothing is stored or sent."""
         return self._tasks_alive
 
+    def _stop_with(self, status: int) -> None:
+        self.exit_status = status
+        self._stop.set()
+
     async def run(self, stop: asyncio.Event) -> int:
+        self._stop = stop
         await self.outbox.open()  # OutboxError propagates: reported by the CLI, exit 73
+        self.remote.ring.install()
         if self.settings.metrics.enabled:
             try:
                 self.metrics.serve(self.settings.metrics.address, self.settings.metrics.port)
@@ -321,7 +331,8 @@ class Daemon:
             await self.outbox.close()
             self.notifier.close()
             log.info("stopped; %d events remain in the outbox for the next start", self.outbox.count)
-        return 0
+            self.remote.close()
+        return self.exit_status
 
     async def _drain_briefly(self) -> None:
         deadline = time.monotonic() + SHUTDOWN_DRAIN_SECONDS

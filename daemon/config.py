@@ -100,6 +100,13 @@ class MqttSettings(Strict):
         le=65535,
         description="QoS 1 publishes awaiting PUBACK at once (at most the broker's MQTT 5 Receive Maximum)",
     )
+    max_payload_bytes: int = Field(
+        256 * 1024,
+        ge=4096,
+        le=268_435_455,
+        description="largest request answer published (support-bundle); an MQTT 5 broker's Maximum "
+        "Packet Size lowers it",
+    )
     reconnect_min_seconds: float = Field(0.5, gt=0, description="first reconnection delay (jittered)")
     reconnect_max_seconds: float = Field(
         30.0,
