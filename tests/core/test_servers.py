@@ -71,7 +71,10 @@ def test_the_environment_takes_a_json_list(tmp_path: Path, monkeypatch: pytest.M
     ]
 
 
-async def test_an_ipv6_server_is_used_and_named_in_health(tmp_path: Path) -> None:
+async def test_an_ipv6_server_is_used_and_named_in_health_and_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="daemon.publisher")
     v6_port = free_port()
     with PrivateBroker(extra_config=[f"listener {v6_port} ::1"]) as broker:
         server = f"[::1]:{v6_port}"
@@ -85,6 +88,7 @@ async def test_an_ipv6_server_is_used_and_named_in_health(tmp_path: Path) -> Non
             await seen.wait_for(
                 lambda m: any(x.json()["broker"]["server"] == server for x in m), 10, "retained health"
             )
+        assert f"MQTT connected to {server}" in caplog.messages
 
 
 def pki_for(d: Path, names: str) -> None:
