@@ -144,7 +144,7 @@ class Publisher:
             self._closed_soon = self._closed_soon + 1 if lasted < STABLE_AFTER_SECONDS else 0
         error = explain_failure(error, self._disconnect_reason, self.client_id, self._closed_soon)
         self._disconnect_reason = None
-        self.stats.last_error = f"{server}: {error}"
+        self.stats.last_error = self.servers.failed(error)
         level = logging.WARNING if self._backoff.attempt == 0 else logging.DEBUG
         log.log(level, "MQTT connection to %s lost or refused: %s", server, error)
 
@@ -234,6 +234,7 @@ class Publisher:
             self._client = client
             self.stats.connected = True
             self._session_started = time.monotonic()
+            self.servers.connected()
             self.stats.connects_total += 1
             log.info("MQTT connected to %s", self.servers.current)
             # Subscribe first, so that "online" also means "listening to requests".

@@ -93,26 +93,41 @@ def explain_failure(
 
 
 class ServerRotation:
-    """The server in use and the order of the next ones."""
+    """The server in use, the order of the next ones, and why each failed since the last connection."""
 
     def __init__(self, servers: list[Server]) -> None:
         if not servers:
             raise ValueError("no server to connect to")
         self.servers = list(servers)
         self._index = 0
+        self._failures: dict[Server, str] = {}  # since the last accepted connection
+        self._round: set[Server] = set()  # failed in the current round of the list
 
     @property
     def current(self) -> Server:
         return self.servers[self._index]
 
-    def advance(self) -> bool:
-        """Move to the next server; True when that starts a new round (every server was tried)."""
-        self._index = (self._index + 1) % len(self.servers)
-        return self._index == 0
+    def connected(self) -> None:
+        self._failures.clear()
+        self._round.clear()
+
+    def failed(self, error: str) -> str:
+        """Record why the current server failed; returns what health and logs should say: that server
+        and its reason, or, once every server failed in turn, each of them with its own."""
+        self._failures[self.current] = error
+        self._round.add(self.current)
+        if len(self.servers) > 1 and len(self._failures) == len(self.servers):
+            reasons = "; ".join(f"{server}: {why}" for server, why in self._failures.items())
+            return f"no server answered ({reasons})"
+        return f"{self.current}: {error}"
 
     def next_attempt_delay(self, backoff: Backoff) -> float:
         """Move on to the next server and say how long to wait first: the backoff's growing delay once
-        a whole round failed, else its shortest (jittered) one, so that a dead node costs little."""
-        if self.advance():
+        every server failed in this round (which starts the next round), else its shortest (jittered)
+        one, so that a dead node costs little, and a failover back to the first node no more than one
+        to the next (a connection since starts a new round)."""
+        self._index = (self._index + 1) % len(self.servers)
+        if len(self._round) == len(self.servers):
+            self._round.clear()
             return backoff.next_delay()
         return random.uniform(backoff.minimum / 2, backoff.minimum)

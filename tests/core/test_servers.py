@@ -11,10 +11,11 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from daemon.backoff import Backoff
 from daemon.broker import PrivateBroker, free_port
 from daemon.config import load_config
 from daemon.family import load_families
-from daemon.servers import Server, parse_servers
+from daemon.servers import Server, ServerRotation, parse_servers
 from tests.core.test_auth import broker_with_acl
 from tests.core.test_config_errors import passerelle
 from tests.core.test_failover import kill_broker
@@ -190,7 +191,9 @@ async def test_no_reachable_server_keeps_events_until_one_answers(tmp_path: Path
             await wait_until(lambda: str(late.port) in (daemon.publisher.stats.last_error or ""), 10,
                              "both servers tried")  # fmt: skip
             assert daemon.publisher.stats.connects_total == 0
-            assert "refused" in daemon.health()["problems"][0].lower()
+            problem = daemon.health()["problems"][0]
+            assert "no server answered" in problem and all(s in problem for s in servers), problem
+            assert "refused" in problem.lower()
             late.start()
             async with collect(late.host, late.port, "passerelle/test/synthetic", **billing) as seen:
                 await seen.wait_for(lambda m: len(m) >= 25, 15, "the stored events")
@@ -223,3 +226,24 @@ async def test_a_consumer_with_the_stations_identity_is_named_and_nothing_is_los
         assert "another client may be connected" in (stats.last_error or "")
         await seen.wait_for(lambda _: {e["data"]["seq"] for e in seen.events()} >= set(range(150)), 20,
                             "every event")  # fmt: skip
+
+
+def test_the_backoff_grows_only_when_every_server_failed_since_the_last_connection() -> None:
+    rotation = ServerRotation([Server("a", 1), Server("b", 1)])
+    backoff = Backoff(0.5, 30.0)
+    # Connected to a, then a dies: b is tried after the shortest delay.
+    rotation.connected()
+    assert rotation.failed("lost") == "a:1: lost"
+    assert rotation.next_attempt_delay(backoff) <= 0.5 and rotation.current == Server("b", 1)
+    # b accepts, then dies too: back to a, still quickly (a connection happened in between).
+    rotation.connected()
+    rotation.failed("lost")
+    assert rotation.next_attempt_delay(backoff) <= 0.5 and backoff.attempt == 0
+    # Now a refuses too: every server failed since the last connection, and health says so.
+    assert rotation.failed("refused") == "no server answered (b:1: lost; a:1: refused)"
+    delays = []
+    for _ in range(6):
+        delays.append(rotation.next_attempt_delay(backoff))
+        rotation.failed("refused")
+    # One growing wait per round of the list, the other server tried right after it.
+    assert backoff.attempt == 3 and all(d <= 0.5 for d in delays[1::2]) and delays[4] > 1.0
