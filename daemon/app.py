@@ -20,6 +20,7 @@ from daemon.metrics import DriverReading, Metrics, Readings
 from daemon.outbox import DroppedRows, Outbox, OutboxRow
 from daemon.outbox_health import outbox_problems, outbox_trouble
 from daemon.publisher import Publisher
+from daemon.remote_ops import RemoteOps
 from daemon.requests import RequestRouter
 from daemon.retained import RetainedStore
 from daemon.sdnotify import Notifier, watchdog_interval
@@ -60,6 +61,9 @@ class Daemon:
         self.outbox.on_trouble = self._publish_health
         self.driver_family: dict[str, Family] = {}
         self.supervisor = Supervisor(self._ingest, on_change=self._publish_health)
+        self.exit_status = 0  # 75 after a remote restart request
+        self._stop = asyncio.Event()
+        self.remote = RemoteOps(self, self._stop_with)
         self.router = RequestRouter(self._core_handlers(), self._driver_handlers, topics=self.topics)
         self.publisher = Publisher(
             self.settings.mqtt,
@@ -200,7 +204,10 @@ class Daemon:
         status = "red" if problems else status
         if not self.publisher.stats.connected:
             status = "red" if status == "red" else "yellow"
-            problems.append("broker not connected: events are stored and will be published on reconnect")
+            problems.append(
+                f"broker not connected ({self.publisher.stats.last_error or 'connecting'}): "
+                "events are stored and will be published on reconnect"
+            )
         if self.metrics_problem:
             status = "red" if status == "red" else "yellow"
             problems.append(self.metrics_problem)
@@ -213,6 +220,7 @@ class Daemon:
             "problems": problems,
             "broker": {
                 "connected": self.publisher.stats.connected,
+                "server": self.publisher.stats.server,  # in use, or being tried when not connected
                 "connects": self.publisher.stats.connects_total,
                 "last_error": self.publisher.stats.last_error,
                 # MQTT 5 brokers may cap the publishes in flight below mqtt.max_inflight.
@@ -268,6 +276,7 @@ class Daemon:
             "devices": devices,
             "health": health,
             "outbox-damage-ack": damage_ack,
+            **self.remote.handlers(),
         }
 
     def _driver_handlers(self) -> dict[str, RequestHandler]:
@@ -293,8 +302,14 @@ class Daemon:
         """What gates the watchdog: the parts without which nothing is stored or sent."""
         return self._tasks_alive
 
+    def _stop_with(self, status: int) -> None:
+        self.exit_status = status
+        self._stop.set()
+
     async def run(self, stop: asyncio.Event) -> int:
+        self._stop = stop
         await self.outbox.open()  # OutboxError propagates: reported by the CLI, exit 73
+        self.remote.ring.install()
         if self.settings.metrics.enabled:
             try:
                 self.metrics.serve(self.settings.metrics.address, self.settings.metrics.port)
@@ -334,7 +349,8 @@ class Daemon:
             await self.outbox.close()
             self.notifier.close()
             log.info("stopped; %d events remain in the outbox for the next start", self.outbox.count)
-        return 0
+            self.remote.close()
+        return self.exit_status
 
     async def _drain_briefly(self) -> None:
         deadline = time.monotonic() + SHUTDOWN_DRAIN_SECONDS

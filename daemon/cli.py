@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from daemon import __version__
+from daemon import __version__, station_init
 from daemon.config import EX_CONFIG, ConfigError, check_config, file_problems, load_config
 from daemon.family import CliCommands, load_families
 from daemon.logs import setup_logging
@@ -216,6 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
     damage.add_argument("action", choices=["show", "ack"])
     _config_arg(damage)
     damage.set_defaults(handler=cmd_outbox_damage)
+
+    station = commands.add_parser("station", help="workstation setup")
+    station_commands = station.add_subparsers(dest="station_command", metavar="ACTION", required=True)
+    init = station_commands.add_parser(
+        "init", help="write a checked configuration and a 0600 credentials file, then try the connection"
+    )
+    station_init.add_arguments(init)
+    init.set_defaults(handler=station_init.station_init)
 
     simulate = commands.add_parser("simulate", help="run a device simulator")
     simulate_commands = simulate.add_subparsers(dest="simulate_command", metavar="FAMILY", required=True)

@@ -40,9 +40,11 @@ from daemon.config_checks import (
     JsonCheckedEnvSource,
     device_id_problems,
     env_value_problem,
+    password_file_problems,
     tls_problems,
 )
 from daemon.family import Family, FamilySection
+from daemon.servers import Server, parse_servers
 
 DEFAULT_CONFIG_PATH = Path("/etc/passerelle/config.toml")
 DEFAULT_STATE_DIR = Path("/var/lib/passerelle")
@@ -78,17 +80,32 @@ class TlsSettings(Strict):
 class MqttSettings(Strict):
     host: str = Field("127.0.0.1", description="broker host name or address")
     port: int = Field(1883, ge=1, le=65535, description="broker port")
+    servers: list[str] | None = Field(
+        None,
+        description="equivalent brokers (cluster nodes) as host:port, [v6]:port or host (mqtt.port); "
+        "the first that answers is used, the next on failure; default: host and port",
+    )
     protocol: Literal["5", "3.1.1"] = Field("5", description="MQTT protocol version")
     client_id: str | None = Field(None, description="default: passerelle-<station>")
     base_topic: str | None = Field(None, description="default: passerelle/<station>")
     username: str | None = Field(None, description="broker user name")
     password: SecretStr | None = Field(None, description="broker password (never logged or published)")
+    password_file: Path | None = Field(
+        None, description="file holding the broker password (mode 0600), read at each connection"
+    )
     keepalive: int = Field(30, ge=5, le=3600, description="seconds; the broker sends the Will after 1.5x")
     max_inflight: int = Field(
         100,
         ge=1,
         le=65535,
         description="QoS 1 publishes awaiting PUBACK at once (at most the broker's MQTT 5 Receive Maximum)",
+    )
+    max_payload_bytes: int = Field(
+        256 * 1024,
+        ge=4096,
+        le=268_435_455,
+        description="largest request answer published (support-bundle); an MQTT 5 broker's Maximum "
+        "Packet Size lowers it",
     )
     reconnect_min_seconds: float = Field(0.5, gt=0, description="first reconnection delay (jittered)")
     reconnect_max_seconds: float = Field(
@@ -106,6 +123,26 @@ class MqttSettings(Strict):
         if minimum is not None and value < minimum:
             raise ValueError("must not be below mqtt.reconnect_min_seconds")
         return value
+
+    @field_validator("servers")
+    @classmethod
+    def _servers_parse(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if value is not None:
+            parse_servers(value, info.data.get("port", 1883))
+        return value
+
+    @field_validator("password_file")
+    @classmethod
+    def _one_password_source(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and info.data.get("password") is not None:
+            raise ValueError("set mqtt.password or mqtt.password_file, not both")
+        return value
+
+    def server_list(self) -> list[Server]:
+        """The servers to rotate over, in order (validated above)."""
+        if self.servers is None:
+            return [Server(self.host, self.port)]
+        return parse_servers(self.servers, self.port)
 
     @field_validator("base_topic")
     @classmethod
@@ -187,6 +224,7 @@ class CoreSettings(BaseSettings):
             "mqtt": {
                 "host": self.mqtt.host,
                 "port": self.mqtt.port,
+                "servers": [str(server) for server in self.mqtt.server_list()],
                 "protocol": self.mqtt.protocol,
                 "tls": self.mqtt.tls.enabled,
                 "tls_verify": self.mqtt.tls.verify,
@@ -303,7 +341,7 @@ def check_config(path: Path | None, families: Mapping[str, Family]) -> list[str]
 def file_problems(settings: CoreSettings) -> list[str]:
     """Files named by the core settings that this machine cannot use (checked apart from
     ``load_config``, which validates a configuration wherever it is read, e.g. the documented example)."""
-    return tls_problems(settings.mqtt.tls)
+    return tls_problems(settings.mqtt.tls) + password_file_problems(settings.mqtt.password_file)
 
 
 def _check_toml(path: Path) -> None:

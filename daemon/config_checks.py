@@ -72,6 +72,11 @@ def _readable(dotted: str, path: Path) -> str | None:
         return f"{dotted}: cannot be read ({exc.strerror})"
 
 
+def password_file_problems(path: Path | None) -> list[str]:
+    problem = _readable("mqtt.password_file", path) if path is not None else None
+    return [problem] if problem else []
+
+
 def tls_problems(tls: TlsSettings) -> list[str]:
     """What building the daemon's TLS context would fail on, found before the first connection."""
     if not tls.enabled:

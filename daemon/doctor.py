@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from daemon.broker import port_open
-from daemon.config import ConfigError, check_config, load_config
-from daemon.family import DoctorCheck, load_families
+from daemon.config import ConfigError, LoadedConfig, check_config, load_config
+from daemon.family import DoctorCheck, Family, FamilyLoadError, load_families
 
 
 def _print(check: DoctorCheck) -> None:
@@ -18,32 +19,53 @@ def _print(check: DoctorCheck) -> None:
 
 
 def doctor(config_path: Path | None) -> int:
+    checks = run_checks(config_path)
+    for check in checks:
+        _print(check)
+    failed = sum(1 for c in checks if not c.ok)
+    print(f"{len(checks) - failed} ok, {failed} failed")
+    return 1 if failed else 0
+
+
+def run_checks(config_path: Path | None) -> list[DoctorCheck]:
+    """Every check, for the file at ``config_path`` (what ``passerelle doctor`` prints)."""
     families, family_errors = load_families()
-    checks: list[DoctorCheck] = []
     problems = check_config(config_path, families)
-    checks.append(
+    try:
+        loaded = load_config(config_path, families)
+    except ConfigError:
+        loaded = None
+    return checks_for(loaded, problems, families, family_errors)
+
+
+def checks_for(
+    loaded: LoadedConfig | None,
+    problems: list[str],
+    families: Mapping[str, Family],
+    family_errors: list[FamilyLoadError],
+) -> list[DoctorCheck]:
+    """The checks of a configuration already loaded (the daemon's ``doctor`` request runs them on its
+    own configuration; blocking: run it in a thread)."""
+    checks = [
         DoctorCheck(
             "configuration",
             not problems,
             "valid" if not problems else "; ".join(problems),
             "edit the file, then: passerelle config check",
         )
-    )
-    try:
-        loaded = load_config(config_path, families)
-    except ConfigError:
-        loaded = None
+    ]
     if loaded is not None:
         s = loaded.settings
-        reachable = port_open(s.mqtt.host, s.mqtt.port)
-        checks.append(
-            DoctorCheck(
-                "broker",
-                reachable,
-                f"{s.mqtt.host}:{s.mqtt.port} {'accepts connections' if reachable else 'unreachable'}",
-                "apt-get install mosquitto && systemctl enable --now mosquitto (or set mqtt.host/port)",
+        for server in s.mqtt.server_list():
+            reachable = port_open(server.host, server.port)
+            checks.append(
+                DoctorCheck(
+                    "broker",
+                    reachable,
+                    f"{server} {'accepts connections' if reachable else 'unreachable'}",
+                    "apt-get install mosquitto && systemctl enable --now mosquitto (or set mqtt.servers)",
+                )
             )
-        )
         checks.append(_state_dir_check(s.outbox_path.parent))
     for error in family_errors:
         checks.append(DoctorCheck(f"{error.name} family", False, error.reason, "bash scripts/setup.sh"))
@@ -53,11 +75,7 @@ def doctor(config_path: Path | None) -> int:
             checks.extend(family.doctor(section))
         except Exception as exc:  # a family check must not hide the others
             checks.append(DoctorCheck(f"{name} family", False, f"check failed: {exc}"))
-    for check in checks:
-        _print(check)
-    failed = sum(1 for c in checks if not c.ok)
-    print(f"{len(checks) - failed} ok, {failed} failed")
-    return 1 if failed else 0
+    return checks
 
 
 def _state_dir_check(directory: Path) -> DoctorCheck:

@@ -9,6 +9,7 @@ from typing import Any
 import aiomqtt
 
 from daemon.config import MqttSettings, TlsSettings
+from daemon.servers import Server
 
 
 def tls_context(tls: TlsSettings) -> ssl.SSLContext | None:
@@ -23,13 +24,33 @@ def tls_context(tls: TlsSettings) -> ssl.SSLContext | None:
     return context
 
 
-def connection_options(settings: MqttSettings, tls: ssl.SSLContext | None) -> dict[str, Any]:
-    """Keyword arguments of ``aiomqtt.Client`` for the broker, its protocol, credentials and TLS."""
+def password(settings: MqttSettings) -> str | None:
+    """The configured password, or the first line of ``password_file`` (read at each connection, so a
+    rotated credential needs no restart; an unreadable file fails the attempt like a refused login)."""
+    if settings.password is not None:
+        return settings.password.get_secret_value()
+    if settings.password_file is not None:
+        try:
+            lines = settings.password_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise aiomqtt.MqttError(f"cannot read mqtt.password_file: {exc}") from None
+        return lines[0] if lines else ""
+    return None
+
+
+def connection_options(
+    settings: MqttSettings, tls: ssl.SSLContext | None, server: Server | None = None
+) -> dict[str, Any]:
+    """Keyword arguments of ``aiomqtt.Client`` for the broker, its protocol, credentials and TLS.
+
+    ``server`` (default: the first of ``mqtt.servers``) is also the name TLS verifies: paho checks the
+    certificate against the host it connects to, so each node of a cluster is checked by its own name."""
+    target = server or settings.server_list()[0]
     return {
-        "hostname": settings.host,
-        "port": settings.port,
+        "hostname": target.host,
+        "port": target.port,
         "username": settings.username,
-        "password": settings.password.get_secret_value() if settings.password else None,
+        "password": password(settings),
         "protocol": aiomqtt.ProtocolVersion.V5 if settings.protocol == "5" else aiomqtt.ProtocolVersion.V311,
         "tls_context": tls,
     }

@@ -32,6 +32,7 @@ from daemon.log_limit import RateLimitedLog
 from daemon.mqtt_options import connection_options, payload_bytes, tls_context
 from daemon.outbox import Outbox, OutboxRow
 from daemon.retained import RetainedStore
+from daemon.servers import ServerRotation, explain_failure
 from daemon.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ class PublisherStats:
         self.broker_receive_maximum: int | None = None  # MQTT 5 CONNACK, when the broker sets one
         self.inflight_peak = 0  # most events awaiting PUBACK at once, over the daemon's life
         self.answers_failed = 0  # request answers that could not be published
+        self.server: str | None = None  # the broker in use, or the one the current attempt goes to
+        self.broker_maximum_packet_size: int | None = None  # MQTT 5 CONNACK, when the broker sets one
         # Called with each acknowledged row and the seconds since its driver handed it over.
         self.on_published: Callable[[OutboxRow, float], None] | None = None
 
@@ -102,6 +105,10 @@ class Publisher:
         self._client: aiomqtt.Client | None = None
         self._tls: ssl.SSLContext | None = None
         self._backoff = Backoff(settings.reconnect_min_seconds, settings.reconnect_max_seconds)
+        self.servers = ServerRotation(settings.server_list())
+        self._disconnect_reason: object = None  # paho's reason for the last disconnection, if any
+        self._session_started = 0.0
+        self._closed_soon = 0
         self._request_log = RateLimitedLog(log)
 
     # -- connection loop -------------------------------------------------------------------------
@@ -128,18 +135,18 @@ class Publisher:
                 self.stats.connected = False
             if time.monotonic() - started > STABLE_AFTER_SECONDS:
                 self._backoff.reset()
-            await asyncio.sleep(self._backoff.next_delay())
+            await asyncio.sleep(self.servers.next_attempt_delay(self._backoff))
 
     def _connection_lost(self, error: str) -> None:
-        self.stats.last_error = error
+        server = self.servers.current
+        if self.stats.connected:  # an accepted session ended: count the short ones in a row
+            lasted = time.monotonic() - self._session_started
+            self._closed_soon = self._closed_soon + 1 if lasted < STABLE_AFTER_SECONDS else 0
+        error = explain_failure(error, self._disconnect_reason, self.client_id, self._closed_soon)
+        self._disconnect_reason = None
+        self.stats.last_error = self.servers.failed(error)
         level = logging.WARNING if self._backoff.attempt == 0 else logging.DEBUG
-        log.log(
-            level,
-            "MQTT connection to %s:%d lost or refused: %s",
-            self.settings.host,
-            self.settings.port,
-            error,
-        )
+        log.log(level, "MQTT connection to %s lost or refused: %s", server, error)
 
     def _tls_context(self) -> ssl.SSLContext | None:
         """Built once (certificate files are read at the first attempt that finds them)."""
@@ -150,8 +157,9 @@ class Publisher:
     def _make_client(self) -> aiomqtt.Client:
         s = self.settings
         v5 = s.protocol == "5"
+        self.stats.server = str(self.servers.current)
         client = aiomqtt.Client(
-            **connection_options(s, self._tls_context()),
+            **connection_options(s, self._tls_context(), self.servers.current),
             identifier=self.client_id,
             will=aiomqtt.Will(self.topics.state, OFFLINE, qos=1, retain=True),
             clean_session=None if v5 else True,
@@ -168,8 +176,7 @@ class Publisher:
         self._fail_fast_before_connack(client)
         return client
 
-    @staticmethod
-    def _fail_fast_before_connack(client: aiomqtt.Client) -> None:
+    def _fail_fast_before_connack(self, client: aiomqtt.Client) -> None:
         """A connection lost before the broker's CONNACK fails the attempt at once.
 
         aiomqtt ignores a disconnection until it is connected, so an attempt whose connection is reset
@@ -188,6 +195,7 @@ class Publisher:
                 handshake.set_exception(aiomqtt.MqttError(f"connection lost before CONNACK: {reason}"))
 
         def on_disconnect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None) -> None:
+            self._disconnect_reason = reason  # aiomqtt's error drops it ("Disconnected during …")
             if not handshake.done():
                 loop.call_soon_threadsafe(fail, reason)  # paho may call from aiomqtt's connect thread
             aiomqtt_on_disconnect(c, userdata, flags, reason, properties)
@@ -208,6 +216,7 @@ class Publisher:
         def on_connect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None) -> None:
             announced = getattr(properties, "ReceiveMaximum", None) if properties is not None else None
             self.stats.broker_receive_maximum = announced
+            self.stats.broker_maximum_packet_size = getattr(properties, "MaximumPacketSize", None)
             if announced is not None:
                 paho._max_inflight_messages = announced
                 if announced < self.settings.max_inflight:
@@ -224,8 +233,10 @@ class Publisher:
         async with self._make_client() as client:
             self._client = client
             self.stats.connected = True
+            self._session_started = time.monotonic()
+            self.servers.connected()
             self.stats.connects_total += 1
-            log.info("MQTT connected to %s:%d", self.settings.host, self.settings.port)
+            log.info("MQTT connected to %s", self.servers.current)
             # Subscribe first, so that "online" also means "listening to requests".
             await client.subscribe(self.topics.requests, **self._request_subscription())
             await client.publish(self.topics.state, ONLINE, qos=1, retain=True)  # birth, on every connect

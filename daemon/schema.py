@@ -88,7 +88,10 @@ def asyncapi(families: Mapping[str, Family]) -> dict[str, Any]:
         if params:
             parameters["device_id"] = {"description": "device id from bridge/devices"}
         if "{command}" in address:
-            parameters["command"] = {"description": "ping, info, devices, health, or a driver command"}
+            parameters["command"] = {
+                "description": "ping, info, devices, health, config, doctor, log-level, restart, "
+                "support-bundle, or a driver command"
+            }
         entry["parameters"] = parameters
         return entry
 

@@ -78,8 +78,8 @@ def tail(args: argparse.Namespace) -> int:
             return 78
         # The station's own credentials and TLS settings: a broker that wants them refuses us otherwise.
         connection = connection_options(settings.mqtt, tls_context(settings.mqtt.tls))
-        host = host or settings.mqtt.host
-        port = port or settings.mqtt.port
+        host = host or connection["hostname"]  # the first of mqtt.servers
+        port = port or connection["port"]
         base = base or settings.base_topic
     connection.update(hostname=host, port=port)
     try:
