@@ -9,7 +9,10 @@ apt_packages=(
     mosquitto mosquitto-clients
     pcscd vsmartcard-vpcd pcsc-tools libpcsclite-dev swig
     util-linux systemd xkb-data openssl
+    chromium
 )
+# The TypeScript client's build and tests need node >= 18 with npm: Debian's, unless one is installed.
+command -v node >/dev/null && command -v npm >/dev/null || apt_packages+=(nodejs npm)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -28,4 +31,10 @@ if [ ! -x .tools/bin/uv ]; then
     .tools/bin/pip install -q "uv==0.13.9"
 fi
 UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=.venv .tools/bin/uv sync --frozen --quiet
-echo "setup: ready (.venv)"
+# The TypeScript client (clients/js): exactly what its package-lock.json says, reinstalled only when
+# the lock changes.
+if ! cmp -s clients/js/package-lock.json clients/js/node_modules/.installed-lock; then
+    (cd clients/js && npm ci --no-audit --no-fund --loglevel=error)
+    cp clients/js/package-lock.json clients/js/node_modules/.installed-lock
+fi
+echo "setup: ready (.venv, clients/js/node_modules)"

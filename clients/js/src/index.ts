@@ -1,0 +1,10 @@
+export { PasserelleClient } from "./client.js";
+export type { ClientOptions, ClientStats, ConnectionStatus, WebSocketConstructor, WebSocketLike } from "./client.js";
+export { backoffDelay, DEFAULT_BACKOFF } from "./backoff.js";
+export type { BackoffOptions } from "./backoff.js";
+export { RecentIds } from "./dedupe.js";
+export * from "./errors.js";
+export type { EventEnvelope, EventKind, Frame, ResponsePayload } from "./frames.js";
+export { memoryStorage, webStorage } from "./storage.js";
+export type { ResumeStorage } from "./storage.js";
+export * from "./generated/index.js";

@@ -1,0 +1,85 @@
+// Real headless Chromium: the console served by the daemon, and a page from another origin using the
+// client, against a real daemon fed by the scanner simulator.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+
+import { launchChromium, pageUrl, servePage } from "./browser.mjs";
+import { Station } from "./station.mjs";
+
+let station;
+let browser;
+let allowedPage;
+let foreignPage;
+
+before(async () => {
+  allowedPage = await servePage();
+  foreignPage = await servePage();
+  station = await Station.start({ allowedOrigins: [allowedPage.origin] });
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await station?.stop();
+  await allowedPage?.close();
+  await foreignPage?.close();
+});
+
+describe("in headless Chromium", { concurrency: false }, () => {
+  test("a page from an allowed origin receives a simulated scan through the client", async () => {
+    const page = await browser.newPage();
+    await page.goto(pageUrl(allowedPage, station));
+    assert.equal(await page.evaluate(() => window.connected), "open");
+    await station.scan("]C010101234564");
+    await page.waitForFunction(() => window.scans.length === 1, null, { timeout: 10_000 });
+    const [scan] = await page.evaluate(() => window.scans);
+    assert.equal(scan.kind, "rpps");
+    assert.equal(await page.textContent("#scans li"), "]C010101234564");
+    await page.close();
+  });
+
+  test("a page from a foreign origin is refused", async () => {
+    const page = await browser.newPage();
+    await page.goto(pageUrl(foreignPage, station));
+    const outcome = await page.evaluate(() => window.connected);
+    assert.match(outcome, /^ConnectError/);
+    await page.close();
+  });
+
+  test("the probe answers the allowed origin's CORS request and not a foreign one", async () => {
+    const page = await browser.newPage();
+    await page.goto(pageUrl(allowedPage, station));
+    const probe = await page.evaluate(async (url) => {
+      const response = await fetch(`${url}/api/probe`);
+      return { status: response.status, body: await response.json() };
+    }, station.http);
+    assert.equal(probe.status, 200);
+    assert.equal(typeof probe.body.version, "string");
+
+    const foreign = await browser.newPage();
+    await foreign.goto(pageUrl(foreignPage, station));
+    const refused = await foreign.evaluate(async (url) => {
+      try {
+        await fetch(`${url}/api/probe`);
+        return "read";
+      } catch (error) {
+        return error.name;
+      }
+    }, station.http);
+    assert.equal(refused, "TypeError", "CORS keeps a foreign page from reading the probe");
+    await page.close();
+    await foreign.close();
+  });
+
+  test("the console loads with its token and shows a simulated scan", async () => {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    const response = await page.goto(`${station.http}/?token=${station.token}`);
+    assert.equal(response.status(), 200);
+    await station.scan("CONSOLE-SCAN-1");
+    await page.getByText("CONSOLE-SCAN-1").first().waitFor({ timeout: 10_000 });
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+});
