@@ -18,6 +18,16 @@ def _print(check: DoctorCheck) -> None:
 
 
 def doctor(config_path: Path | None) -> int:
+    checks = collect_checks(config_path)
+    for check in checks:
+        _print(check)
+    failed = sum(1 for c in checks if not c.ok)
+    print(f"{len(checks) - failed} ok, {failed} failed")
+    return 1 if failed else 0
+
+
+def collect_checks(config_path: Path | None) -> list[DoctorCheck]:
+    """Every check, without printing (the web console shows them too)."""
     families, family_errors = load_families()
     checks: list[DoctorCheck] = []
     problems = check_config(config_path, families)
@@ -53,11 +63,7 @@ def doctor(config_path: Path | None) -> int:
             checks.extend(family.doctor(section))
         except Exception as exc:  # a family check must not hide the others
             checks.append(DoctorCheck(f"{name} family", False, f"check failed: {exc}"))
-    for check in checks:
-        _print(check)
-    failed = sum(1 for c in checks if not c.ok)
-    print(f"{len(checks) - failed} ok, {failed} failed")
-    return 1 if failed else 0
+    return checks
 
 
 def _state_dir_check(directory: Path) -> DoctorCheck:

@@ -27,8 +27,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from daemon.journal import Journal
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -146,6 +149,10 @@ class Outbox:
         self.commits_total = 0
         self.last_commit_seconds = 0.0
         self.on_full: Callable[[bool], None] | None = None
+        # Optional journal (daemon/journal.py) written in the same transactions, and a callback told of
+        # every committed row (the browser fan-out): both set before open().
+        self.journal: Journal | None = None
+        self.on_committed: Callable[[list[OutboxRow]], None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -177,6 +184,8 @@ class Outbox:
             if check != "ok":
                 raise OutboxError(f"outbox {self.path} is corrupt ({check}); move it aside to start empty")
             db.executescript(SCHEMA)
+            if self.journal is not None:
+                self.journal.setup(db)
             count, size = self._totals(db)
             oldest = self._oldest_created_at(db)
             last = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
@@ -337,6 +346,9 @@ class Outbox:
                 self._late.append(result.loss_row)
                 self._recent[result.loss_row.seq] = result.loss_row
                 self._appended.set()
+            if self.on_committed is not None:
+                committed = [a.row for a in batch.appends]
+                self.on_committed([*committed, result.loss_row] if result.loss_row else committed)
             for item in batch.appends:
                 if not item.done.done():
                     item.done.set_result(item.row.seq)
@@ -370,6 +382,8 @@ class Outbox:
                 db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in batch.deletes])
             if batch.trim:
                 dropped, loss_row = self._trim(db, batch.loss_seq)
+            if self.journal is not None:
+                self.journal.record(db, [a.row for a in batch.appends] + ([loss_row] if loss_row else []))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
