@@ -107,5 +107,14 @@ class JournalReader:
         )
         return [OutboxRow(s, eid, topic, bytes(body), created) for s, eid, topic, body, created in cursor]
 
+    def latest_on(self, topic: str, limit: int) -> list[bytes]:
+        """Payloads of the last ``limit`` events on ``topic``, oldest first."""
+        cursor = self._db.execute(
+            "SELECT payload FROM "
+            "(SELECT seq, payload FROM journal WHERE topic = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+            (topic, limit),
+        )
+        return [bytes(body) for (body,) in cursor]
+
     def close(self) -> None:
         self._db.close()

@@ -120,6 +120,9 @@ class Hub:
     def relative(self, topic: str) -> str:
         return topic[len(self._prefix) :] if topic.startswith(self._prefix) else topic
 
+    def full(self, relative: str) -> str:
+        return self._prefix + relative
+
     def on_committed(self, rows: list[OutboxRow]) -> None:
         """Called by the outbox after each commit. Never raises into the outbox."""
         if not self.clients:

@@ -41,6 +41,7 @@ MAX_FRAME = 64 * 1024  # a bigger client frame closes the connection with 1009
 WRITE_LIMIT = 64 * 1024  # bytes buffered in the daemon per client before its writer waits
 SEND_BUFFER = 128 * 1024  # kernel send buffer per client: bounds what a client that does not read costs
 REPLAY_PAGE = 500
+JOURNAL_VIEW_LIMIT = 2000
 MAX_PENDING_REQUESTS = 32  # per client; more are answered "too_many_requests"
 COMMAND = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 BridgeRouter = Callable[[BridgeRequest], Awaitable[bytes]]
@@ -170,6 +171,13 @@ class WebServer:
             if self._schema_cache is None:
                 self._schema_cache = self._schema()
             return web_http.respond_json(http.HTTPStatus.OK, self._schema_cache, cors)
+        if path == "/api/journal":
+            if not await self._authorized(request):
+                return web_http.respond(http.HTTPStatus.UNAUTHORIZED, b"missing or wrong token\n")
+            topic = web_http.query(request).get("topic", "")
+            return web_http.respond(
+                http.HTTPStatus.OK, await self._journal_on(topic), "application/json", cors
+            )
         if path in ("/api/doctor", "/api/support-bundle"):
             if not await self._authorized(request):
                 return web_http.respond(http.HTTPStatus.UNAUTHORIZED, b"missing or wrong token\n")
@@ -209,6 +217,18 @@ class WebServer:
         page = web_http.console_file("login.html", self._connect_sources())
         assert page is not None
         return HttpResponse(http.HTTPStatus.UNAUTHORIZED.value, "Unauthorized", page.headers, page.body)
+
+    async def _journal_on(self, topic: str) -> bytes:
+        """``[payload, …]`` of the journal's last events on one topic (the console's observance view
+        shows periods imported before it was opened)."""
+        if self.journal is None or not topic:
+            return b"[]"
+        reader = await asyncio.to_thread(self.journal.reader)
+        try:
+            payloads = await asyncio.to_thread(reader.latest_on, self.hub.full(topic), JOURNAL_VIEW_LIMIT)
+        finally:
+            await asyncio.to_thread(reader.close)
+        return b"[" + b",".join(payloads) + b"]"
 
     def _connect_sources(self) -> str:
         port = self.port or self.settings.port

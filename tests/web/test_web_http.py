@@ -10,6 +10,7 @@ import yaml
 
 from daemon import __version__
 from daemon.broker import PrivateBroker
+from tests.support import wait_until
 from tests.web.helpers import TOKEN, api_url, client, free_port, request, web_config, web_daemon
 
 ALLOWED = "https://billing.example"
@@ -105,3 +106,17 @@ async def test_support_bundle_needs_the_token_and_holds_no_secret(
     assert any("origin https://evil.example is not allowed" in line for line in bundle["logs"])
     assert TOKEN not in answer.body.decode()
     assert doctor.status == 200 and all({"name", "ok", "detail"} <= set(c) for c in doctor.json())
+
+
+async def test_journal_view_gives_the_last_events_of_one_topic(broker: PrivateBroker, tmp_path: Path) -> None:
+    port = free_port()
+    config = web_config(
+        broker.port, tmp_path, port, synthetic={"devices": [{"id": "syn", "rate": 0, "count": 20}]}
+    )
+    async with web_daemon(config) as daemon:
+        await wait_until(
+            lambda: daemon.web is not None and daemon.web.stats()["journal_events"] == 20, 10, "20"
+        )
+        assert (await request(port, "GET", "/api/journal?topic=synthetic")).status == 401
+        answer = await request(port, "GET", f"/api/journal?topic=synthetic&token={TOKEN}")
+    assert [event["data"]["seq"] for event in answer.json()] == list(range(20))

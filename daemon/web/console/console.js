@@ -223,6 +223,17 @@
       delay = Math.min(delay * 2, 15000);
     };
   }
+  async function loadObservance() {
+    // Periods imported before the console was opened are in the daemon's journal.
+    try {
+      const response = await fetch("/api/journal?topic=observance", { credentials: "same-origin" });
+      if (response.ok) for (const payload of await response.json()) observe(payload);
+    } catch (error) {
+      console.warn("observance history unavailable", error);
+    }
+  }
+
   translate();
+  loadObservance();
   connect();
 })();
