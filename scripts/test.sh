@@ -10,6 +10,6 @@ echo "== ruff"; .venv/bin/ruff check .
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"; .venv/bin/pytest "$@"
 echo "== clients/js build"; (cd clients/js && npm run --silent build)
-echo "== node tier"; bash clients/js/scripts/run-tier.sh node clients/js/test/unit.test.mjs \
+echo "== node tier"; bash clients/js/scripts/run-tier.sh node clients/js/test/unit.test.mjs clients/js/test/reconnect.unit.test.mjs \
     clients/js/test/daemon.test.mjs clients/js/test/asyncapi.test.mjs
 echo "== browser tier"; bash clients/js/scripts/run-tier.sh browser clients/js/test/browser.test.mjs

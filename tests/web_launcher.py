@@ -8,7 +8,8 @@ It speaks JSON lines: first ``{"ready": {...}}`` on stdout, then one answer per 
 stdin:
 
 - ``{"cmd": "scan", "text": "..."}``, ``{"cmd": "scan_many", "texts": [...], "rate": 50}``;
-- ``{"cmd": "restart"}``: stops and starts the daemon, so its web endpoint with it;
+- ``{"cmd": "restart"}``: stops and starts the daemon, so its web endpoint with it (answered once
+  the scanner is open again);
 - ``{"cmd": "freeze"}`` / ``{"cmd": "thaw"}``: SIGSTOP / SIGCONT, a hung daemon whose sockets stay open.
 
 With ``--mqtt-timing`` every scan event seen by an MQTT subscriber is printed as ``{"mqtt": {...}}`` with
@@ -45,15 +46,41 @@ def emit(message: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-async def mqtt_timing(port: int) -> None:
-    """Arrival time of each scan at a plain MQTT subscriber (wall clock, like the page's)."""
-    async with aiomqtt.Client("127.0.0.1", port) as client:
-        await client.subscribe(f"passerelle/{STATION}/scan", qos=1)
-        emit({"mqtt_subscribed": True})
-        async for message in client.messages:
-            received_at = time.time()
-            body = json.loads(message.payload if isinstance(message.payload, bytes) else b"{}")
-            emit({"mqtt": {"event_id": body["event_id"], "raw": body["data"]["raw"], "at": received_at}})
+class MqttWatch:
+    """A plain MQTT subscriber beside the daemon: when the scanner is online (a scan typed before the
+    driver opens the pty is lost, as with a real port), and with ``timing`` the arrival of each scan."""
+
+    def __init__(self, port: int, timing: bool) -> None:
+        self.port = port
+        self.timing = timing
+        self.online_at: list[float] = []  # monotonic arrival of each "online" availability message
+        self.changed = asyncio.Event()
+
+    async def run(self, subscribed: asyncio.Event) -> None:
+        async with aiomqtt.Client("127.0.0.1", self.port) as client:
+            await client.subscribe(f"passerelle/{STATION}/{SCANNER_ID}/availability", qos=1)
+            if self.timing:
+                await client.subscribe(f"passerelle/{STATION}/scan", qos=1)
+            subscribed.set()
+            async for message in client.messages:
+                received_at = time.time()
+                body = json.loads(message.payload if isinstance(message.payload, bytes) else b"{}")
+                if message.topic.matches(f"passerelle/{STATION}/scan"):
+                    raw = body["data"]["raw"]
+                    emit({"mqtt": {"event_id": body["event_id"], "raw": raw, "at": received_at}})
+                elif body.get("state") == "online":
+                    self.online_at.append(time.monotonic())
+                    self.changed.set()
+
+    async def wait_online_since(self, since: float, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(at >= since for at in self.online_at):
+            self.changed.clear()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"scanner {SCANNER_ID} not online after {timeout} s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), remaining)
 
 
 async def wait_port(port: int, timeout: float = 10.0) -> None:
@@ -89,13 +116,12 @@ async def serve(args: argparse.Namespace) -> None:
         )
         config["logging"] = {"level": "WARNING", "format": "json"}
         daemon = DaemonProcess(config, workdir / "daemon")
-        timing: asyncio.Task[None] | None = None
+        watch = MqttWatch(broker.port, args.mqtt_timing)
+        subscribed = asyncio.Event()
+        watching = asyncio.create_task(watch.run(subscribed))
         try:
-            daemon.start()
-            await daemon.wait_ready()
-            await wait_port(web_port)
-            if args.mqtt_timing:
-                timing = asyncio.create_task(mqtt_timing(broker.port))
+            await asyncio.wait_for(subscribed.wait(), 10)
+            await start(daemon, watch, web_port)
             emit(
                 {
                     "ready": {
@@ -109,15 +135,25 @@ async def serve(args: argparse.Namespace) -> None:
                     }
                 }
             )
-            await commands(daemon, scanner, web_port)
+            await commands(daemon, watch, scanner, web_port)
         finally:
-            if timing is not None:
-                timing.cancel()
-                await asyncio.gather(timing, return_exceptions=True)
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
             await daemon.stop()
 
 
-async def commands(daemon: DaemonProcess, scanner: SerialScannerSimulator, web_port: int) -> None:
+async def start(daemon: DaemonProcess, watch: MqttWatch, web_port: int) -> None:
+    """Starts the daemon and returns once its web port listens and the scanner is open."""
+    began = time.monotonic()
+    daemon.start()
+    await daemon.wait_ready()
+    await wait_port(web_port)
+    await watch.wait_online_since(began)
+
+
+async def commands(
+    daemon: DaemonProcess, watch: MqttWatch, scanner: SerialScannerSimulator, web_port: int
+) -> None:
     reader = asyncio.StreamReader()
     loop = asyncio.get_running_loop()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -133,9 +169,7 @@ async def commands(daemon: DaemonProcess, scanner: SerialScannerSimulator, web_p
                     emit({"ok": True, "sent_at": sent})
                 case "restart":
                     await daemon.stop()
-                    daemon.start()
-                    await daemon.wait_ready()
-                    await wait_port(web_port)
+                    await start(daemon, watch, web_port)
                     emit({"ok": True})
                 case "freeze" | "thaw":
                     # A hung daemon: its sockets stay open but nothing answers (request timeouts).

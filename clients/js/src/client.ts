@@ -38,6 +38,8 @@ export interface ClientOptions {
   /** Resume after this event id on the first connection (wins over the storage). */
   since?: string;
   backoff?: Partial<BackoffOptions>;
+  /** A connection open this long resets the backoff; shorter ones (accepted, then dropped) do not. */
+  stableAfterMs?: number;
   /** How many recent event ids are remembered to drop repeats. */
   dedupeWindow?: number;
   requestTimeoutMs?: number;
@@ -181,10 +183,11 @@ export class PasserelleClient {
     const socket = new this.WebSocketImpl(this.url());
     this.socket = socket;
     let opened = false;
+    let openedAt = 0;
     let failure = "";
     socket.onopen = () => {
       opened = true;
-      this.attempt = 0;
+      openedAt = Date.now();
       this.stats.connections += 1;
       this.setStatus("open");
       first?.resolve();
@@ -205,6 +208,7 @@ export class PasserelleClient {
         return;
       }
       if (this.stopped) return;
+      if (opened && Date.now() - openedAt >= (this.options.stableAfterMs ?? 5_000)) this.attempt = 0;
       this.scheduleReconnect();
     };
   }

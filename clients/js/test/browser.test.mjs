@@ -44,6 +44,11 @@ describe("in headless Chromium", { concurrency: false }, () => {
     const outcome = await page.evaluate(() => window.connected);
     assert.match(outcome, /^ConnectError/);
     await page.close();
+    // The browser hides why; the same upgrade with that Origin, token right, says it: 403.
+    const direct = await fetch(`${station.http}/api?token=${station.token}`, {
+      headers: { origin: foreignPage.origin },
+    });
+    assert.equal(direct.status, 403);
   });
 
   test("the probe answers the allowed origin's CORS request and not a foreign one", async () => {
@@ -67,18 +72,36 @@ describe("in headless Chromium", { concurrency: false }, () => {
       }
     }, station.http);
     assert.equal(refused, "TypeError", "CORS keeps a foreign page from reading the probe");
+
+    // The preflight a public page's Local Network Access check sends first.
+    const preflight = await fetch(`${station.http}/api/probe`, {
+      method: "OPTIONS",
+      headers: {
+        origin: allowedPage.origin,
+        "access-control-request-method": "GET",
+        "access-control-request-private-network": "true",
+      },
+    });
+    assert.equal(preflight.headers.get("access-control-allow-origin"), allowedPage.origin);
+    assert.equal(preflight.headers.get("access-control-allow-private-network"), "true");
     await page.close();
     await foreign.close();
   });
 
-  test("the console loads with its token and shows a simulated scan", async () => {
+  test("the console loads with its token; its scan self-test sees a simulated scan", async () => {
     const page = await browser.newPage();
     const errors = [];
     page.on("pageerror", (error) => errors.push(error.message));
     const response = await page.goto(`${station.http}/?token=${station.token}`);
     assert.equal(response.status(), 200);
-    await station.scan("CONSOLE-SCAN-1");
-    await page.getByText("CONSOLE-SCAN-1").first().waitFor({ timeout: 10_000 });
+    await page.locator("#link.green").waitFor({ timeout: 10_000 });
+    // Started from the keyboard, as an operator without a mouse would.
+    await page.focus("#test-scan");
+    await page.keyboard.press("Enter");
+    await station.scan("]C010101234564");
+    await page.locator("#selftest.green").waitFor({ timeout: 10_000 });
+    const row = page.locator("#event-rows tr", { hasText: "passerelle.scan/1" }).first();
+    assert.match(await row.textContent(), /rpps/);
     assert.deepEqual(errors, []);
     await page.close();
   });

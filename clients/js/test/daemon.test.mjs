@@ -74,7 +74,8 @@ describe("against a real daemon", { concurrency: false }, () => {
   });
 
   test("the daemon restarts: the client reconnects and resumes with no gap and no repeat", async () => {
-    const c = client({ backoff: { initialMs: 1500, maxMs: 1500, jitter: 0 } });
+    // A long backoff keeps the client away while the scans below are made.
+    const c = client({ backoff: { initialMs: 2500, maxMs: 2500, jitter: 0 } });
     const scans = collectScans(c);
     await c.connect();
     const before = ["GAP-1", "GAP-2"];
@@ -85,10 +86,13 @@ describe("against a real daemon", { concurrency: false }, () => {
     // Scanned while the client waits out its backoff: only the journal can give them.
     const during = ["GAP-3", "GAP-4", "GAP-5"];
     for (const text of during) await station.scan(text);
+    assert.equal(c.stats.connections, 1, "still disconnected when the scans were made");
     await waitFor(() => c.stats.connections === 2, 20_000, "the reconnection");
     const afterwards = ["GAP-6", "GAP-7"];
     for (const text of afterwards) await station.scan(text);
-    await waitFor(() => scans.length >= 7, 10_000, "every scan");
+    await waitFor(() => scans.length >= 7, 10_000, "every scan").catch((error) => {
+      throw new Error(`${error.message}; got ${scans.map((s) => s.data.raw)}`);
+    });
 
     assert.deepEqual(
       scans.map((s) => s.data.raw),
