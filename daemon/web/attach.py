@@ -20,6 +20,7 @@ def attach_web(daemon: Daemon) -> WebServer | None:
     if not web.enabled:
         return None
     from daemon.schema import asyncapi, event_schemas, schema_file_name
+    from daemon.web.metrics import WebCollector
     from daemon.web.server import WebServer
     from daemon.web.support import LogRing, bundle, doctor_results
 
@@ -62,4 +63,5 @@ def attach_web(daemon: Daemon) -> WebServer | None:
     )
     daemon.outbox.on_committed = server.hub.on_committed
     daemon.retained.on_change = server.hub.on_retained
+    daemon.metrics.registry.register(WebCollector(server.stats))
     return server

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from daemon.app import Daemon
 from tests.support import base_config, inprocess_daemon
@@ -151,3 +152,11 @@ def run_cli(*args: str) -> str:
     return subprocess.run(
         [sys.executable, "-m", "daemon.cli", *args], capture_output=True, text=True, check=True
     ).stdout.strip()
+
+
+async def refused_status(url: str, **options: Any) -> int:
+    """The HTTP status of a WebSocket handshake the server refuses."""
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(url, **options):
+            pass
+    return refused.value.response.status_code

@@ -10,30 +10,33 @@ from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 
 from daemon.broker import PrivateBroker
-from tests.web.helpers import api_url, client, free_port, synthetic_seqs, web_config, web_daemon
-
-
-async def _status_of_refused(url: str, **options: object) -> int:
-    with pytest.raises(InvalidStatus) as refused:
-        async with connect(url, **options):  # type: ignore[arg-type]
-            pass
-    return refused.value.response.status_code
+from tests.web.helpers import (
+    api_url,
+    client,
+    free_port,
+    refused_status,
+    request,
+    synthetic_seqs,
+    web_config,
+    web_daemon,
+)
 
 
 async def test_no_token_or_a_wrong_one_is_401_and_a_foreign_origin_403(
     broker: PrivateBroker, tmp_path: Path
 ) -> None:
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     config = web_config(broker.port, tmp_path, port, allowed_origins=["http://billing.example:8080"])
+    config["metrics"] = {"enabled": True, "port": metrics_port}
     async with web_daemon(config) as daemon:
-        assert await _status_of_refused(api_url(port, token=None)) == 401
-        assert await _status_of_refused(api_url(port, token="wrong")) == 401
-        assert await _status_of_refused(api_url(port), origin="http://evil.example") == 403
+        assert await refused_status(api_url(port, token=None)) == 401
+        assert await refused_status(api_url(port, token="wrong")) == 401
+        assert await refused_status(api_url(port), origin="http://evil.example") == 403
         # A page on another site whose DNS name points at 127.0.0.1 is still another origin.
-        assert await _status_of_refused(api_url(port), origin=f"http://rebound.example:{port}") == 403
+        assert await refused_status(api_url(port), origin=f"http://rebound.example:{port}") == 403
         async with client(api_url(port), origin="http://billing.example:8080") as allowed:
             await allowed.wait_for(lambda items: bool(items))
         async with client(api_url(port), origin=f"http://127.0.0.1:{port}") as console:
@@ -41,6 +44,10 @@ async def test_no_token_or_a_wrong_one_is_401_and_a_foreign_origin_403(
         assert daemon.web is not None
         stats = daemon.web.stats()
         assert stats["refused_token"] == 2 and stats["refused_origin"] == 2
+        metrics = (await request(metrics_port, "GET", "/metrics")).body.decode()
+        assert 'passerelle_web_refused_total{reason="origin"} 2.0' in metrics
+        assert 'passerelle_web_refused_total{reason="token"} 2.0' in metrics
+        assert "passerelle_web_up 1.0" in metrics
 
 
 async def test_repeated_bad_tokens_are_answered_ever_later(broker: PrivateBroker, tmp_path: Path) -> None:
@@ -49,7 +56,7 @@ async def test_repeated_bad_tokens_are_answered_ever_later(broker: PrivateBroker
         took = []
         for _ in range(5):
             started = time.monotonic()
-            assert await _status_of_refused(api_url(port, token="guess")) == 401
+            assert await refused_status(api_url(port, token="guess")) == 401
             took.append(time.monotonic() - started)
         assert took[4] >= 0.7 > took[0], took  # 0, 0.1, 0.2, 0.4, 0.8 s
         started = time.monotonic()
