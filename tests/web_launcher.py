@@ -10,6 +10,7 @@ stdin:
 - ``{"cmd": "scan", "text": "..."}``, ``{"cmd": "scan_many", "texts": [...], "rate": 50}``;
 - ``{"cmd": "restart"}``: stops and starts the daemon, so its web endpoint with it (answered once
   the scanner is open again);
+- ``{"cmd": "proc"}``: the daemon's CPU seconds so far and its resident memory;
 - ``{"cmd": "freeze"}`` / ``{"cmd": "thaw"}``: SIGSTOP / SIGCONT, a hung daemon whose sockets stay open.
 
 With ``--mqtt-timing`` every scan event seen by an MQTT subscriber is printed as ``{"mqtt": {...}}`` with
@@ -23,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import secrets
 import signal
 import sys
@@ -81,6 +83,19 @@ class MqttWatch:
                 raise AssertionError(f"scanner {SCANNER_ID} not online after {timeout} s")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), remaining)
+
+
+def process_usage(pid: int) -> dict[str, float]:
+    """CPU seconds used so far and resident memory of the daemon process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (fields 14 and 15 of stat)
+    rss_kib = next(
+        int(line.split()[1])
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("VmRSS:")
+    )
+    return {"cpu_seconds": cpu, "rss_bytes": rss_kib * 1024}
 
 
 async def wait_port(port: int, timeout: float = 10.0) -> None:
@@ -177,6 +192,9 @@ async def commands(
                     freeze = command["cmd"] == "freeze"
                     daemon.process.send_signal(signal.SIGSTOP if freeze else signal.SIGCONT)
                     emit({"ok": True})
+                case "proc":
+                    assert daemon.process is not None
+                    emit({"ok": True, **process_usage(daemon.process.pid)})
                 case other:
                     emit({"ok": False, "error": f"unknown command {other!r}"})
         except Exception as exc:  # the Node side reports it; the launcher keeps serving

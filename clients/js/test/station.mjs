@@ -109,3 +109,12 @@ Station.prototype.freeze = function () {
 Station.prototype.thaw = function () {
   return this.command({ cmd: "thaw" });
 };
+
+// Benchmarks outside this package reach `ws` through here (Node resolves it from this directory).
+export { default as WebSocket } from "ws";
+
+/** The daemon's CPU seconds so far and resident memory (bytes). */
+Station.prototype.usage = async function () {
+  const { cpu_seconds: cpuSeconds, rss_bytes: rssBytes } = await this.command({ cmd: "proc" });
+  return { cpuSeconds, rssBytes };
+};
