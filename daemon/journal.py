@@ -63,7 +63,11 @@ class Journal:
             self._prune_age(db)
 
     def _prune_count(self, db: sqlite3.Connection) -> None:
+        # Counted again here: a rolled-back commit (disk full) left the running count too high.
+        self.count = int(db.execute("SELECT COUNT(*) FROM journal").fetchone()[0])
         excess = self.count - self.max_events
+        if excess <= 0:
+            return
         deleted = db.execute(
             "DELETE FROM journal WHERE seq IN (SELECT seq FROM journal ORDER BY seq LIMIT ?)", (excess,)
         ).rowcount
