@@ -64,6 +64,7 @@ interface PendingRequest {
 }
 
 const OPEN = 1;
+const COMMAND_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 export class PasserelleClient {
   private readonly options: ClientOptions;
@@ -137,6 +138,11 @@ export class PasserelleClient {
 
   /** Sends `bridge/request/<command>` and resolves with the response's `data`. */
   request<T = unknown>(command: string, payload: Record<string, unknown> = {}, timeoutMs?: number): Promise<T> {
+    // The daemon answers a malformed command name on bridge/error without our transaction: refuse
+    // it here rather than let it run into the timeout.
+    if (!COMMAND_NAME.test(command)) {
+      return Promise.reject(new RequestError(command, "malformed_request", "command names are [a-z0-9][a-z0-9_-]{0,63}"));
+    }
     const socket = this.socket;
     if (!socket || socket.readyState !== OPEN) return Promise.reject(new NotConnectedError("not connected"));
     const transaction = newTransactionId();

@@ -2,7 +2,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { backoffDelay, DEFAULT_BACKOFF, PasserelleClient, RecentIds, memoryStorage } from "../dist/index.js";
+import {
+  backoffDelay,
+  DEFAULT_BACKOFF,
+  memoryStorage,
+  PasserelleClient,
+  RecentIds,
+  RequestError,
+} from "../dist/index.js";
 import { parseFrame, kindOf, asEvent } from "../dist/frames.js";
 
 test("backoff doubles from the initial delay up to the ceiling, jitter within its fraction", () => {
@@ -55,4 +62,13 @@ test("memory storage keeps the last id", async () => {
   assert.equal(await storage.load(), "x");
   await storage.save("y");
   assert.equal(await storage.load(), "y");
+});
+
+test("a command name the daemon would refuse fails at once, without a socket", async () => {
+  const client = new PasserelleClient({ token: "t", WebSocket: class {} });
+  await assert.rejects(client.request("Not A Command"), (error) => {
+    assert.ok(error instanceof RequestError);
+    assert.equal(error.code, "malformed_request");
+    return true;
+  });
 });
