@@ -16,6 +16,7 @@ const total = Math.round(rate * seconds);
 const station = await Station.start({ mqttTiming: true });
 const clients = [];
 try {
+  const idle = await station.usage();
   const received = [];
   for (let i = 0; i < clientCount; i++) {
     const client = new PasserelleClient({ url: station.url, token: station.token, WebSocket });
@@ -41,6 +42,7 @@ try {
   const p99 = percentile(latencies, 0.99);
   console.log(`${clientCount} clients, ${total} scans at ${rate}/s: ${latencies.length} deliveries`);
   console.log(`every client got every scan: yes; repeats dropped: ${dropped}; reconnections: ${reconnects}`);
+  console.log(`daemon RSS idle, web API on, no client: ${(idle.rssBytes / 2 ** 20).toFixed(1)} MiB`);
   console.log(`daemon CPU while scanning: ${(busy * 100).toFixed(0)} % of one core; RSS ${(after.rssBytes / 2 ** 20).toFixed(1)} MiB`);
   // The same scans at one MQTT subscriber: what the pipeline before the fan-out costs.
   console.log(`scan → MQTT subscriber: ${summary(mqttMs)}`);
