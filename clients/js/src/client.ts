@@ -15,15 +15,19 @@ import type { EventMap } from "./generated/index.js";
 import type { ResumeStorage } from "./storage.js";
 import { newTransactionId, Subscribers } from "./subscribers.js";
 
-/** The part of the WebSocket API the client uses: the browser's, Node 22's, or the `ws` package's. */
+/**
+ * The part of the WebSocket API the client uses: the browser's, Node 22's, or the `ws` package's.
+ * Their event classes differ, so the handlers take `any` (a narrower type would make one of the three
+ * unassignable); the client reads only `data`, `code` and `message`, checking each.
+ */
 export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  onopen: ((event: any) => void) | null;
+  onmessage: ((event: any) => void) | null;
+  onclose: ((event: any) => void) | null;
+  onerror: ((event: any) => void) | null;
 }
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
@@ -198,13 +202,13 @@ export class PasserelleClient {
       this.setStatus("open");
       first?.resolve();
     };
-    socket.onmessage = (event) => this.receive(event.data);
-    socket.onerror = (event) => {
+    socket.onmessage = (event: { data: unknown }) => this.receive(event.data);
+    socket.onerror = (event: unknown) => {
       // Browsers hide the HTTP status of a refused upgrade; Node's `ws` puts it in the message.
       const message = (event as { message?: unknown }).message;
       failure = typeof message === "string" ? message : "connection failed";
     };
-    socket.onclose = (event) => {
+    socket.onclose = (event: { code: number }) => {
       if (this.socket === socket) this.socket = null;
       this.failPending(`connection closed (${event.code})`);
       if (!opened && first) {
