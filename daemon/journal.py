@@ -26,7 +26,6 @@ CREATE TABLE IF NOT EXISTS journal (
     payload BLOB NOT NULL,
     created_at REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS journal_event_id ON journal (event_id);
 """
 AGE_PRUNE_INTERVAL = 60.0
 COUNT_SLACK = 256  # prune by count in steps, not one row per commit
@@ -47,14 +46,15 @@ class Journal:
         db.executescript(SCHEMA)
         self.count = int(db.execute("SELECT COUNT(*) FROM journal").fetchone()[0])
 
-    def record(self, db: sqlite3.Connection, rows: list[OutboxRow]) -> None:
-        if rows:
-            db.executemany(
-                "INSERT OR IGNORE INTO journal (seq, event_id, topic, payload, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(r.seq, r.event_id, r.topic, r.payload, r.created_at) for r in rows],
-            )
-            self.count += len(rows)
+    def record(self, db: sqlite3.Connection, first_seq: int, last_seq: int) -> None:
+        """Copy the outbox rows just inserted (``first_seq`` to ``last_seq``) into the journal, in one
+        statement inside SQLite: no payload goes back through Python."""
+        copied = db.execute(
+            "INSERT OR IGNORE INTO journal (seq, event_id, topic, payload, created_at) "
+            "SELECT seq, event_id, topic, payload, created_at FROM outbox WHERE seq BETWEEN ? AND ?",
+            (first_seq, last_seq),
+        ).rowcount
+        self.count += max(copied, 0)
         if self.count > self.max_events + COUNT_SLACK:
             self._prune_count(db)
         now = time.monotonic()
@@ -99,8 +99,14 @@ class JournalReader:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
 
     def position(self, event_id: str) -> int | None:
-        """The journal position of ``event_id``, or None when it is not (or no longer) there."""
-        row = self._db.execute("SELECT seq FROM journal WHERE event_id = ?", (event_id,)).fetchone()
+        """The journal position of ``event_id``, or None when it is not (or no longer) there.
+
+        Searched from the newest row back, without an index: an index on event ids cost the outbox
+        writer about 15 % more CPU per event, while a client resumes from a recent event, found after
+        a short walk (the whole journal is walked only for an id that is not there)."""
+        row = self._db.execute(
+            "SELECT seq FROM journal WHERE event_id = ? ORDER BY seq DESC LIMIT 1", (event_id,)
+        ).fetchone()
         return int(row[0]) if row else None
 
     def after(self, seq: int, limit: int) -> list[OutboxRow]:

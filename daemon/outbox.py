@@ -376,14 +376,16 @@ class Outbox:
                         for r in (a.row for a in batch.appends)
                     ],
                 )
+                if self.journal is not None:  # copied within SQLite, before the deletions below
+                    self.journal.record(db, batch.appends[0].row.seq, batch.appends[-1].row.seq)
             # After the inserts: a row published (and acknowledged) before its own commit is deleted
             # in the same transaction.
             if batch.deletes:
                 db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in batch.deletes])
             if batch.trim:
                 dropped, loss_row = self._trim(db, batch.loss_seq)
-            if self.journal is not None:
-                self.journal.record(db, [a.row for a in batch.appends] + ([loss_row] if loss_row else []))
+                if self.journal is not None and loss_row is not None:
+                    self.journal.record(db, loss_row.seq, loss_row.seq)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
