@@ -25,15 +25,15 @@ TRY_AGAIN_LATER = 1013
 
 
 class Sender(Protocol):
-    async def send(self, message: str) -> None: ...
+    async def send(self, message: bytes, *, text: bool) -> None: ...
 
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
 
 
-def frame(topic: str, payload: bytes) -> str:
-    """``{"topic", "payload"}`` with the payload exactly as published on MQTT (empty: null)."""
-    body = payload.decode() if payload else "null"
-    return '{"topic":' + json.dumps(topic) + ',"payload":' + body + "}"
+def frame(topic: str, payload: bytes) -> bytes:
+    """``{"topic", "payload"}`` with the payload exactly as published on MQTT (empty: null), as UTF-8
+    built once for every client (sent as a text frame without being decoded and encoded again)."""
+    return b'{"topic":' + json.dumps(topic).encode() + b',"payload":' + (payload or b"null") + b"}"
 
 
 @dataclass
@@ -48,15 +48,15 @@ class Client:
     sender: Sender
     bound: int
     stats: HubStats
-    queue: collections.deque[str] = field(default_factory=collections.deque)
+    queue: collections.deque[bytes] = field(default_factory=collections.deque)
     replaying: bool = False
-    held: list[tuple[int, str]] = field(default_factory=list)  # live events that came during replay
+    held: list[tuple[int, bytes]] = field(default_factory=list)  # live events that came during replay
     closed: bool = False
     requests: int = 0  # requests of this client still being answered
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     room: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def offer(self, text: str, seq: int | None = None) -> None:
+    def offer(self, text: bytes, seq: int | None = None) -> None:
         """A live frame; ``seq`` is the journal position of an event (None for state and answers)."""
         if self.closed:
             return
@@ -78,7 +78,7 @@ class Client:
             if seq > last_seq:
                 self.offer(text)
 
-    async def put_replayed(self, text: str) -> None:
+    async def put_replayed(self, text: bytes) -> None:
         """A replayed frame: waits for room instead of overflowing (the reader paces the replay)."""
         while len(self.queue) >= self.bound // 2 and not self.closed:
             self.room.clear()
@@ -104,7 +104,7 @@ class Client:
             while self.queue and not self.closed:
                 text = self.queue.popleft()
                 self.room.set()
-                await self.sender.send(text)
+                await self.sender.send(text, text=True)
                 self.stats.frames_total += 1
             if self.closed:
                 await self.sender.close(TRY_AGAIN_LATER, "client too slow: queue full")

@@ -2,8 +2,9 @@
 
 Built on the ``websockets`` asyncio server, whose ``process_request`` answers plain HTTP before any
 upgrade: refusals (401, 403) happen before a WebSocket exists, and the probe, the schemas and the
-console's static files need no second HTTP stack (aiohttp would add ~10 MB of resident memory to a
-daemon whose budget is 80 MB).
+console's static files need no second HTTP stack. Measured in a bare Python 3.11: importing
+``aiohttp.web`` adds 16.1 MB of resident memory, ``websockets.asyncio.server`` 4.8 MB; in the daemon,
+whose budget is 80 MB, turning the endpoint on costs 1.1 MB (docs/performance.md).
 """
 
 from __future__ import annotations
