@@ -11,12 +11,15 @@ let browser;
 let allowedPage;
 let foreignPage;
 
-before(async () => {
-  allowedPage = await servePage();
-  foreignPage = await servePage();
-  station = await Station.start({ allowedOrigins: [allowedPage.origin] });
-  browser = await launchChromium();
-});
+before(
+  async () => {
+    allowedPage = await servePage();
+    foreignPage = await servePage();
+    station = await Station.start({ allowedOrigins: [allowedPage.origin] });
+    browser = await launchChromium();
+  },
+  { timeout: 120_000 },
+);
 
 after(async () => {
   await browser?.close();
@@ -25,7 +28,7 @@ after(async () => {
   await foreignPage?.close();
 });
 
-describe("in headless Chromium", { concurrency: false }, () => {
+describe("in headless Chromium", { concurrency: false, timeout: 180_000 }, () => {
   test("a page from an allowed origin receives a simulated scan through the client", async () => {
     const page = await browser.newPage();
     await page.goto(pageUrl(allowedPage, station));

@@ -23,16 +23,19 @@ function collectScans(target) {
   return scans;
 }
 
-before(async () => {
-  station = await Station.start();
-});
+before(
+  async () => {
+    station = await Station.start();
+  },
+  { timeout: 120_000 },
+);
 
 after(async () => {
   for (const c of clients) c.close();
   await station?.stop();
 });
 
-describe("against a real daemon", { concurrency: false }, () => {
+describe("against a real daemon", { concurrency: false, timeout: 180_000 }, () => {
   test("retained state first, then live scans arrive as typed scan events", async () => {
     const c = client();
     const retained = new Map();

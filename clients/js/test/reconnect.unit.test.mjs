@@ -23,7 +23,7 @@ const event = (id, raw) => JSON.stringify({
   payload: { schema: "passerelle.scan/1", event_id: id, data: { raw } },
 });
 
-test("after a drop the client reconnects with backoff, resuming after the last delivered id", async (t) => {
+test("after a drop the client reconnects with backoff, resuming after the last delivered id", { timeout: 30_000 }, async (t) => {
   connections.length = 0;
   const storage = memoryStorage("stored-0");
   const client = new PasserelleClient({
@@ -66,7 +66,7 @@ test("after a drop the client reconnects with backoff, resuming after the last d
   assert.equal(statuses.at(-1), "closed");
 });
 
-test("a malformed frame is counted and the next one is still delivered", async (t) => {
+test("a malformed frame is counted and the next one is still delivered", { timeout: 30_000 }, async (t) => {
   connections.length = 0;
   const client = new PasserelleClient({ url, token: "t", WebSocket });
   t.after(() => client.close());
