@@ -6,7 +6,7 @@ import http
 import json
 import mimetypes
 from http.cookies import SimpleCookie
-from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,6 +15,7 @@ from websockets.http11 import Request, Response
 
 COOKIE_NAME = "passerelle_token"
 CONSOLE_FILES = frozenset({"index.html", "login.html", "console.js", "console.css", "i18n.js", "favicon.svg"})
+CONSOLE_DIR = Path(__file__).with_name("console")  # shipped in the package, beside this module
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
 
 
@@ -112,7 +113,7 @@ def preflight(request: Request) -> Response:
 def console_file(name: str, csp_connect: str) -> Response | None:
     if name not in CONSOLE_FILES:
         return None
-    body = resources.files("daemon.web").joinpath("console", name).read_bytes()
+    body = (CONSOLE_DIR / name).read_bytes()
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     if content_type.startswith("text/") or content_type.endswith("javascript"):
         content_type += "; charset=utf-8"
