@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Passerelle needs on Debian 12 (as root, or with sudo available):
-# the system packages (broker, pcscd + vpcd, build deps of pyscard), then a venv locked by uv.lock.
+# the system packages (broker, pcscd + vpcd, build deps of pyscard, chromium and node for the
+# TypeScript client's tiers), then a venv locked by uv.lock and clients/js's package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -12,6 +12,7 @@ import {
   type Frame,
 } from "./frames.js";
 import type { EventMap } from "./generated/index.js";
+import { probe } from "./probe.js";
 import type { ResumeStorage } from "./storage.js";
 import { newTransactionId, Subscribers } from "./subscribers.js";
 
@@ -214,13 +215,22 @@ export class PasserelleClient {
       if (!opened && first) {
         this.stopped = true;
         this.setStatus("closed");
-        first.reject(new ConnectError(failure || `connection closed before opening (${event.code})`));
+        void this.explainRefusal(failure, event.code).then((reason) => first.reject(new ConnectError(reason)));
         return;
       }
       if (this.stopped) return;
       if (opened && Date.now() - openedAt >= (this.options.stableAfterMs ?? 5_000)) this.attempt = 0;
       this.scheduleReconnect();
     };
+  }
+
+  /** Browsers hide why an upgrade failed; the probe tells a stopped daemon from a refusal. */
+  private async explainRefusal(failure: string, code: number): Promise<string> {
+    if (failure.includes("401")) return `${failure}: wrong token`;
+    if (failure.includes("403")) return `${failure}: this origin is not in web.allowed_origins`;
+    const answer = await probe(this.options.url ?? "ws://127.0.0.1:8733");
+    if (answer) return `refused by Passerelle ${answer.version}: wrong token (${code})`;
+    return `daemon not reachable, or this page's origin is not allowed (${failure || code})`;
   }
 
   private scheduleReconnect(): void {

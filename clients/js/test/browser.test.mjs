@@ -45,13 +45,21 @@ describe("in headless Chromium", { concurrency: false, timeout: 180_000 }, () =>
     const page = await browser.newPage();
     await page.goto(pageUrl(foreignPage, station));
     const outcome = await page.evaluate(() => window.connected);
-    assert.match(outcome, /^ConnectError/);
+    assert.match(outcome, /^ConnectError: daemon not reachable, or this page's origin is not allowed/);
     await page.close();
     // The browser hides why; the same upgrade with that Origin, token right, says it: 403.
     const direct = await fetch(`${station.http}/api?token=${station.token}`, {
       headers: { origin: foreignPage.origin },
     });
     assert.equal(direct.status, 403);
+  });
+
+  test("a page from an allowed origin with a wrong token is told so (the probe answered)", async () => {
+    const page = await browser.newPage();
+    await page.goto(pageUrl(allowedPage, { ...station, token: "not-the-token" }));
+    const outcome = await page.evaluate(() => window.connected);
+    assert.match(outcome, /^ConnectError: refused by Passerelle .*: wrong token/);
+    await page.close();
   });
 
   test("the probe answers the allowed origin's CORS request and not a foreign one", async () => {

@@ -5,7 +5,7 @@ import { once } from "node:events";
 import { after, test } from "node:test";
 import WebSocket, { WebSocketServer } from "ws";
 
-import { memoryStorage, NotConnectedError, PasserelleClient } from "../dist/index.js";
+import { ConnectError, memoryStorage, NotConnectedError, PasserelleClient } from "../dist/index.js";
 import { waitFor } from "./station.mjs";
 
 const server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
@@ -79,4 +79,18 @@ test("a malformed frame is counted and the next one is still delivered", { timeo
   await waitFor(() => raws.length === 1, 2_000, "the good frame");
   assert.equal(client.stats.malformedFrames, 2);
   client.close();
+});
+
+test("a daemon that is not there is a ConnectError that says so", { timeout: 30_000 }, async () => {
+  const closed = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await once(closed, "listening");
+  const { port } = closed.address();
+  await new Promise((resolve) => closed.close(resolve));
+  const client = new PasserelleClient({ url: `ws://127.0.0.1:${port}`, token: "t", WebSocket });
+  await assert.rejects(client.connect(), (error) => {
+    assert.ok(error instanceof ConnectError);
+    assert.match(error.message, /daemon not reachable/);
+    return true;
+  });
+  assert.equal(client.status, "closed");
 });
