@@ -14,7 +14,7 @@ import {
 import type { EventMap } from "./generated/index.js";
 import { probe } from "./probe.js";
 import type { ResumeStorage } from "./storage.js";
-import { newTransactionId, Subscribers } from "./subscribers.js";
+import { newTransactionId, Subscribers, type CallbackErrorHandler } from "./subscribers.js";
 
 /**
  * The part of the WebSocket API the client uses: the browser's, Node 22's, or the `ws` package's.
@@ -48,6 +48,8 @@ export interface ClientOptions {
   /** How many recent event ids are remembered to drop repeats. */
   dedupeWindow?: number;
   requestTimeoutMs?: number;
+  /** Called when one of your callbacks throws or the storage fails (default: console.error). */
+  onError?: CallbackErrorHandler;
 }
 
 export type ConnectionStatus = "connecting" | "open" | "reconnecting" | "closed";
@@ -58,6 +60,10 @@ export interface ClientStats {
   duplicatesDropped: number;
   /** Frames that were not `{topic, payload}` JSON: counted, never thrown at the page. */
   malformedFrames: number;
+  /** Callbacks that threw: reported through `onError`; the other callbacks still ran. */
+  callbackErrors: number;
+  /** Failed saves of the resume position: the events were delivered all the same. */
+  storageErrors: number;
   connections: number;
 }
 
@@ -76,9 +82,13 @@ export class PasserelleClient {
   private readonly backoff: BackoffOptions;
   private readonly WebSocketImpl: WebSocketConstructor;
   private readonly recent: RecentIds;
-  private readonly events = new Subscribers<EventEnvelope>();
-  private readonly topics = new Subscribers<unknown>();
-  private readonly statuses = new Subscribers<ConnectionStatus>();
+  private readonly reportCallbackError: CallbackErrorHandler = (error, topic) => {
+    this.stats.callbackErrors += 1;
+    this.report(error, topic);
+  };
+  private readonly events = new Subscribers<EventEnvelope>(this.reportCallbackError);
+  private readonly topics = new Subscribers<unknown>(this.reportCallbackError);
+  private readonly statuses = new Subscribers<ConnectionStatus>(this.reportCallbackError);
   private readonly pending = new Map<string, PendingRequest>();
   private socket: WebSocketLike | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -91,6 +101,8 @@ export class PasserelleClient {
     eventsDelivered: 0,
     duplicatesDropped: 0,
     malformedFrames: 0,
+    callbackErrors: 0,
+    storageErrors: 0,
     connections: 0,
   };
 
@@ -117,6 +129,7 @@ export class PasserelleClient {
    * origin refused); once a connection has been open, later losses are retried with backoff.
    */
   async connect(): Promise<void> {
+    if (this.socket || this.retryTimer) throw new ConnectError("already connected: call close() first");
     this.stopped = false;
     this.resumeFrom = this.options.since ?? (await this.options.storage?.load()) ?? this.resumeFrom;
     await new Promise<void>((resolve, reject) => this.open({ resolve, reject }));
@@ -267,7 +280,7 @@ export class PasserelleClient {
         return;
       }
       this.resumeFrom = event.event_id;
-      void this.options.storage?.save(event.event_id);
+      this.saveResumePoint(event.event_id);
       this.stats.eventsDelivered += 1;
       const kind = kindOf(event.schema);
       if (kind) this.events.emit(kind, event, frame.topic);
@@ -275,6 +288,26 @@ export class PasserelleClient {
     }
     this.topics.emit(frame.topic, frame.payload, frame.topic);
     this.topics.emit("*", frame.payload, frame.topic);
+  }
+
+  private saveResumePoint(eventId: string): void {
+    const storage = this.options.storage;
+    if (!storage) return;
+    const failed = (error: unknown) => {
+      this.stats.storageErrors += 1;
+      this.report(error, "storage");
+    };
+    try {
+      // A full localStorage or a failing async store must not hold back the event itself.
+      void Promise.resolve(storage.save(eventId)).catch(failed);
+    } catch (error) {
+      failed(error);
+    }
+  }
+
+  private report(error: unknown, topic: string): void {
+    if (this.options.onError) this.options.onError(error, topic);
+    else console.error(`passerelle client: ${topic}:`, error);
   }
 
   private failPending(reason: string): void {

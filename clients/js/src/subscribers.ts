@@ -1,6 +1,11 @@
+/** Where a failing callback is reported; the client counts it and carries on. */
+export type CallbackErrorHandler = (error: unknown, topic: string) => void;
+
 /** Callbacks by key. A callback that throws is reported and does not stop the others. */
 export class Subscribers<T> {
   private readonly byKey = new Map<string, Set<(value: T, topic: string) => void>>();
+
+  constructor(private readonly onError: CallbackErrorHandler) {}
 
   add(key: string, callback: (value: T, topic: string) => void): () => void {
     let set = this.byKey.get(key);
@@ -15,9 +20,7 @@ export class Subscribers<T> {
         callback(value, topic);
       } catch (error) {
         // One page bug must not starve the other subscribers, nor the client's own bookkeeping.
-        queueMicrotask(() => {
-          throw error;
-        });
+        this.onError(error, topic);
       }
     }
   }

@@ -94,3 +94,40 @@ test("a daemon that is not there is a ConnectError that says so", { timeout: 30_
   });
   assert.equal(client.status, "closed");
 });
+
+test("a throwing callback or a failing storage costs only itself", { timeout: 30_000 }, async (t) => {
+  connections.length = 0;
+  const reported = [];
+  const client = new PasserelleClient({
+    url,
+    token: "t",
+    WebSocket,
+    storage: {
+      load: () => null,
+      save: () => {
+        throw new Error("QuotaExceededError");
+      },
+    },
+    onError: (error, topic) => reported.push(`${topic}: ${error.message}`),
+  });
+  t.after(() => client.close());
+  const raws = [];
+  client.on("scan", () => {
+    throw new Error("page bug");
+  });
+  client.on("scan", (e) => raws.push(e.data.raw));
+  await client.connect();
+  await assert.rejects(client.connect(), ConnectError, "a second connect() is refused, not a second socket");
+  connections[0].socket.send(event("id-20", "D"));
+  connections[0].socket.send(event("id-21", "E"));
+  await waitFor(() => raws.length === 2, 2_000, "both events past the throwing callback");
+  assert.equal(client.stats.callbackErrors, 2);
+  assert.equal(client.stats.storageErrors, 2);
+  assert.deepEqual(reported.sort(), [
+    "scan: page bug",
+    "scan: page bug",
+    "storage: QuotaExceededError",
+    "storage: QuotaExceededError",
+  ]);
+  assert.equal(client.lastEventId, "id-21", "resume still follows the delivered events");
+});
