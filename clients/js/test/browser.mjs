@@ -29,11 +29,12 @@ const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Passerelle test page</title></head>
 <body><h1>Scans</h1><ul id="scans"></ul>
 <script type="module">
-import { PasserelleClient } from "/dist/index.js";
+import { PasserelleClient, webStorage } from "/dist/index.js";
 const params = new URLSearchParams(location.hash.slice(1));
 window.scans = [];
 window.status = [];
-const client = new PasserelleClient({ url: params.get("url"), token: params.get("token") });
+const storage = params.has("persist") ? { storage: webStorage() } : {};
+const client = new PasserelleClient({ url: params.get("url"), token: params.get("token"), ...storage });
 client.onStatus((s) => window.status.push(s));
 client.on("scan", (event) => {
   const received = performance.timeOrigin + performance.now();
@@ -75,8 +76,10 @@ export async function servePage() {
   return { origin, close: () => new Promise((resolve) => server.close(resolve)) };
 }
 
-/** The test page's URL for this station (address and token in the fragment). */
-export function pageUrl(page, station) {
+/** The test page's URL for this station (address and token in the fragment; `persist`: the resume
+ * point kept in localStorage). */
+export function pageUrl(page, station, { persist = false } = {}) {
   const fragment = new URLSearchParams({ url: station.url, token: station.token });
+  if (persist) fragment.set("persist", "1");
   return `${page.origin}/#${fragment}`;
 }

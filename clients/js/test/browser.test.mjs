@@ -41,6 +41,27 @@ describe("in headless Chromium", { concurrency: false, timeout: 180_000 }, () =>
     await page.close();
   });
 
+  test("a reloaded page resumes from localStorage: what was scanned while it was closed, once", async () => {
+    const context = await browser.newContext();
+    const first = await context.newPage();
+    await first.goto(pageUrl(allowedPage, station, { persist: true }));
+    assert.equal(await first.evaluate(() => window.connected), "open");
+    await station.scan("RELOAD-1");
+    await first.waitForFunction(() => window.scans.length === 1, null, { timeout: 10_000 });
+    await first.close();
+
+    await station.scan("RELOAD-2");
+    await station.scan("RELOAD-3");
+    const second = await context.newPage();
+    await second.goto(pageUrl(allowedPage, station, { persist: true }));
+    await second.waitForFunction(() => window.scans.length >= 2, null, { timeout: 10_000 });
+    await station.scan("RELOAD-4");
+    await second.waitForFunction(() => window.scans.length >= 3, null, { timeout: 10_000 });
+    const raws = (await second.evaluate(() => window.scans)).map((scan) => scan.raw);
+    assert.deepEqual(raws, ["RELOAD-2", "RELOAD-3", "RELOAD-4"]);
+    await context.close();
+  });
+
   test("a page from a foreign origin is refused", async () => {
     const page = await browser.newPage();
     await page.goto(pageUrl(foreignPage, station));
