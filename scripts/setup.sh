@@ -35,7 +35,8 @@ UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=.venv .tools/bin/uv sync --froz
 # The TypeScript client (clients/js): exactly what its package-lock.json says, reinstalled only when
 # the lock changes.
 if ! cmp -s clients/js/package-lock.json clients/js/node_modules/.installed-lock; then
-    (cd clients/js && npm ci --no-audit --no-fund --loglevel=error)
+    # --ignore-scripts: the only install script in the tree is an analytics beacon (@scarf/scarf).
+    (cd clients/js && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
     cp clients/js/package-lock.json clients/js/node_modules/.installed-lock
 fi
 echo "setup: ready (.venv, clients/js/node_modules)"
