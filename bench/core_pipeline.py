@@ -22,10 +22,15 @@ from typing import Any
 
 import aiomqtt
 
-from daemon.broker import PrivateBroker
+from daemon.broker import PrivateBroker, free_port
 from tests.support import DaemonProcess, base_config, inprocess_daemon
 
 INFLIGHT = 100
+
+
+def web_on() -> dict[str, Any]:
+    """The browser endpoint and its journal as a fresh install has them (tests turn them off)."""
+    return {"enabled": True, "port": free_port()}
 
 
 def rss_mb() -> float:
@@ -87,6 +92,7 @@ def config_for(broker: PrivateBroker, state: Path, **synthetic: Any) -> dict[str
         mqtt={"host": broker.host, "port": broker.port, "max_inflight": INFLIGHT},
         logging={"level": "WARNING", "format": "json"},
         synthetic={"devices": [{"id": "bench", "resume": False, **synthetic}]},
+        web=web_on(),
     )
 
 
@@ -155,7 +161,9 @@ async def backlog_drain(broker: PrivateBroker, n: int, workdir: Path) -> tuple[f
 
 async def idle(broker: PrivateBroker, workdir: Path, seconds: float) -> tuple[float, float, float]:
     """A real daemon process with every family enabled and idle: CPU %, RSS MB, time to READY."""
-    config = base_config(broker.port, workdir / "idle-state", logging={"level": "WARNING", "format": "json"})
+    config = base_config(
+        broker.port, workdir / "idle-state", logging={"level": "WARNING", "format": "json"}, web=web_on()
+    )
     for family in ("scanner", "card", "cpap"):
         config.pop(family, None)  # defaults: every family as it starts on a fresh install
     daemon = DaemonProcess(config, workdir / "idle")

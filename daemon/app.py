@@ -26,6 +26,7 @@ from daemon.retained import RetainedStore
 from daemon.sdnotify import Notifier, watchdog_interval
 from daemon.supervisor import Supervisor
 from daemon.topics import Topics
+from daemon.web.attach import attach_web
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class Daemon:
             router=self.router,
         )
         self.publisher.stats.on_published = self._on_published
+        self.web = attach_web(self)  # the browser endpoint (None when web.enabled is false)
         self._windows: dict[str, asyncio.Semaphore] = {}
         self.ready_at: float | None = None
         self.metrics_problem: str | None = None
@@ -211,6 +213,9 @@ class Daemon:
         if self.metrics_problem:
             status = "red" if status == "red" else "yellow"
             problems.append(self.metrics_problem)
+        if self.web is not None and self.web.problem:
+            status = "red" if status == "red" else "yellow"
+            problems.append(self.web.problem)
         for name, driver_status in self.supervisor.status.items():
             if driver_status.state in ("backoff", "disabled"):
                 status = "red" if status == "red" else "yellow"
@@ -244,12 +249,17 @@ class Daemon:
                 "answers_unpublished": self.publisher.stats.answers_failed,
             },
             "sd_notify_dropped": self.notifier.dropped,
+            **({"web": self.web.stats()} if self.web is not None else {}),
         }
 
     def _publish_health(self) -> None:
         health = self.health()
-        for detail in ("drivers", "requests"):  # the retained summary stays stable; the request has them
-            health.pop(detail)
+        for detail in (
+            "drivers",
+            "requests",
+            "web",
+        ):  # the retained summary stays stable; the request has them
+            health.pop(detail, None)
         kept = ("full", "refused", "dropped", "write_error", "unstored", "damage")
         health["outbox"] = {k: health["outbox"][k] for k in kept}
         self.retained.set(self.topics.health, json.dumps(health, sort_keys=True).encode())
@@ -310,6 +320,8 @@ class Daemon:
         self._stop = stop
         await self.outbox.open()  # OutboxError propagates: reported by the CLI, exit 73
         self.remote.ring.install()
+        if self.web is not None:
+            await self.web.start()  # a failure is a health problem, not a reason to stop
         if self.settings.metrics.enabled:
             try:
                 self.metrics.serve(self.settings.metrics.address, self.settings.metrics.port)
@@ -343,6 +355,8 @@ class Daemon:
                 0.2 if self.publisher.stats.connected else 0
             )  # let retained offline states go
             await self.publisher.stop()
+            if self.web is not None:
+                await self.web.stop()
             status.cancel()
             await _cancel_for_sure(publisher)
             await asyncio.gather(publisher, status, return_exceptions=True)

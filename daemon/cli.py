@@ -156,6 +156,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return result
 
 
+def cmd_web_url(args: argparse.Namespace) -> int:
+    from daemon.web.url import print_url
+
+    return print_url(args.config)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="passerelle", description="Counter hardware as durable MQTT events."
@@ -224,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     station_init.add_arguments(init)
     init.set_defaults(handler=station_init.station_init)
+
+    web = commands.add_parser("web", help="the browser console")
+    web_commands = web.add_subparsers(dest="web_command", metavar="ACTION", required=True)
+    url = web_commands.add_parser("url", help="print the console URL with its token")
+    _config_arg(url)
+    url.set_defaults(handler=cmd_web_url)
 
     simulate = commands.add_parser("simulate", help="run a device simulator")
     simulate_commands = simulate.add_subparsers(dest="simulate_command", metavar="FAMILY", required=True)

@@ -45,6 +45,7 @@ from daemon.config_checks import (
 )
 from daemon.family import Family, FamilySection
 from daemon.servers import Server, parse_servers
+from daemon.web.settings import WebSettings
 
 DEFAULT_CONFIG_PATH = Path("/etc/passerelle/config.toml")
 DEFAULT_STATE_DIR = Path("/var/lib/passerelle")
@@ -193,6 +194,7 @@ class CoreSettings(BaseSettings):
     outbox: OutboxSettings = OutboxSettings()
     metrics: MetricsSettings = MetricsSettings()
     logging: LoggingSettings = LoggingSettings()
+    web: WebSettings = WebSettings()
 
     @field_validator("station")
     @classmethod
@@ -235,6 +237,7 @@ class CoreSettings(BaseSettings):
                 "max_bytes": self.outbox.max_bytes,
                 "when_full": self.outbox.when_full,
             },
+            "web": {"enabled": self.web.enabled, "host": self.web.host, "port": self.web.port},
         }
 
 
@@ -322,7 +325,7 @@ def load_config(
             sections[name] = family.section_model.model_validate(settings.family_section(name))
         except ValidationError as exc:
             problems[name] = format_problems(exc, prefix=f"{name}.")
-    contradictions = device_id_problems(sections, families)
+    contradictions = device_id_problems(sections, families) + settings.web.problems()
     if contradictions:
         raise ConfigError(contradictions + [line for lines in problems.values() for line in lines])
     return LoadedConfig(settings=settings, sections=sections, section_problems=problems, source=config_path)

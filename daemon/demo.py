@@ -15,12 +15,15 @@ from typing import Any
 import aiomqtt
 
 from daemon.app import Daemon
-from daemon.broker import BrokerError, PrivateBroker, free_port
+from daemon.broker import BrokerError, PrivateBroker, free_port, port_open
 from daemon.config import ConfigError, MqttSettings, load_config
 from daemon.family import load_families
 from daemon.logs import setup_logging
 from daemon.mqtt_options import connection_options, payload_bytes, tls_context
 from daemon.tail import describe
+from daemon.web.auth import load_or_create_token
+from daemon.web.settings import DEFAULT_PORT
+from daemon.web.url import console_url
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -51,6 +54,7 @@ async def _demo(args: argparse.Namespace, workdir: Path) -> int:
         broker.start()
         overrides["mqtt"] = {"host": broker.host, "port": broker.port}
         overrides["station"] = "demo"
+        overrides["web"] = {"port": DEFAULT_PORT if port_free(DEFAULT_PORT) else free_port()}
     async with contextlib.AsyncExitStack() as stack:
         if broker is not None:
             stack.callback(broker.close)
@@ -67,6 +71,9 @@ async def _demo(args: argparse.Namespace, workdir: Path) -> int:
         watch = f"mosquitto_sub -h {settings.mqtt.host} -p {settings.mqtt.port} -t '{base}/#' -v"
         print(f"  watch from another terminal:  {watch}")
         print(f"  metrics: http://{settings.metrics.address}:{settings.metrics.port}/metrics")
+        if settings.web.enabled:
+            token = load_or_create_token(settings.web, settings.state_directory)
+            print(f"  console (open in a browser):  {console_url(settings.web, token)}")
         print("  Ctrl-C stops.\n")
         daemon = Daemon(config, families, family_errors)
         stop = asyncio.Event()
@@ -97,3 +104,7 @@ async def _live_view(mqtt: MqttSettings, base: str) -> None:
                     print(describe(str(message.topic), payload, base, compact=True), flush=True)
         except aiomqtt.MqttError:
             await asyncio.sleep(1)
+
+
+def port_free(port: int) -> bool:
+    return not port_open("127.0.0.1", port)

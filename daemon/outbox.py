@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 from uuid import UUID
 
 from daemon import outbox_sql as sql
@@ -45,6 +45,9 @@ from daemon.outbox_types import (
     OutboxRow,
     damaged_rows,
 )
+
+if TYPE_CHECKING:
+    from daemon.journal import Journal
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -102,6 +105,10 @@ class Outbox:
         self.damage = DamageRecord(path)
         self._uncommitted = 0  # appends accepted, not yet on disk
         self.on_trouble: Callable[[], None] | None = None  # write failure or damage began or ended
+        # Optional journal (daemon/journal.py) written in the same transactions, and a callback told of
+        # every committed row (the browser fan-out): both set before open().
+        self.journal: Journal | None = None
+        self.on_committed: Callable[[list[OutboxRow]], None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -116,6 +123,8 @@ class Outbox:
     def _open_db(self) -> None:
         opened = open_outbox(self.path, self.damage)
         self._db, self._lock_fd = opened.db, opened.lock_fd
+        if self.journal is not None:
+            self.journal.setup(opened.db)
         # Numbers are ours to give (one writer): a row is known, and publishable, before its commit.
         self._next_seq = opened.last_seq + 1
         self._committed_upto = opened.last_seq
@@ -273,6 +282,9 @@ class Outbox:
                 self._late.append(result.loss_row)
                 self._recent[result.loss_row.seq] = result.loss_row
                 self._appended.set()
+            if self.on_committed is not None:
+                committed = [a.row for a in batch.appends]
+                self.on_committed([*committed, result.loss_row] if result.loss_row else committed)
             for item in batch.appends:
                 if not item.done.done():
                     item.done.set_result(item.row.seq)
@@ -327,7 +339,8 @@ class Outbox:
         trim = None
         if batch.trim:
             trim = sql.Trim(self.max_events, self.max_bytes, batch.loss_seq, self._loss_event)
-        return sql.commit(self._db, [a.row for a in batch.appends], batch.deletes, trim)
+        copy = self.journal.record if self.journal is not None else None
+        return sql.commit(self._db, [a.row for a in batch.appends], batch.deletes, trim, copy)
 
     # -- reading (the publisher) -----------------------------------------------------------------
 

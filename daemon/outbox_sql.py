@@ -13,6 +13,7 @@ import sqlite3
 import struct
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,21 +57,33 @@ class CommitResult:
     size: int
 
 
+# Told of the numbers just inserted (first, last), inside the transaction: the journal copies them.
+CopyHook = Callable[[sqlite3.Connection, int, int], None]
+
+
 def commit(
-    db: sqlite3.Connection, rows: list[OutboxRow], deletes: list[int], trim: Trim | None
+    db: sqlite3.Connection,
+    rows: list[OutboxRow],
+    deletes: list[int],
+    trim: Trim | None,
+    copy: CopyHook | None = None,
 ) -> CommitResult:
-    """One transaction: the new rows, then the deletions (a row published, and acknowledged, before its
-    own commit is deleted in the same transaction), then the trim."""
+    """One transaction: the new rows (and their copy), then the deletions (a row published, and
+    acknowledged, before its own commit is deleted in the same transaction), then the trim."""
     dropped: DroppedRows | None = None
     loss_row: OutboxRow | None = None
     try:
         db.execute("BEGIN")
         if rows:
             db.executemany(INSERT, [row_values(r) for r in rows])
+            if copy is not None:  # within SQLite, before the deletions below
+                copy(db, rows[0].seq, rows[-1].seq)
         if deletes:
             db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in deletes])
         if trim is not None:
             dropped, loss_row = _trim(db, trim)
+            if copy is not None and loss_row is not None:
+                copy(db, loss_row.seq, loss_row.seq)
         db.execute("COMMIT")
     except BaseException:
         # SQLite has often rolled back already (it does on a full disk): a failed ROLLBACK here would

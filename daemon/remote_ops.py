@@ -17,7 +17,7 @@ from daemon.doctor import checks_for
 from daemon.driver import RequestError, RequestHandler
 from daemon.log_ring import LogRing
 from daemon.redact import without_secrets
-from daemon.support_bundle import build_bundle
+from daemon.support_bundle import build_bundle, build_document
 
 if TYPE_CHECKING:
     from daemon.app import Daemon
@@ -131,9 +131,9 @@ class RemoteOps:
         broker = self._daemon.publisher.stats.broker_maximum_packet_size
         return min(settings, broker) if broker else settings
 
-    async def support_bundle(self, _: Mapping[str, Any]) -> Any:
+    async def bundle_contents(self) -> dict[str, Any]:
         d = self._daemon
-        contents = {
+        return {
             "station": d.settings.station,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "config": self.effective_config(),
@@ -141,4 +141,10 @@ class RemoteOps:
             "info": d.info(),
             "doctor": await self.doctor_checks(),
         }
-        return build_bundle(contents, self.ring.snapshot(), self.payload_limit())
+
+    async def support_bundle(self, _: Mapping[str, Any]) -> Any:
+        return build_bundle(await self.bundle_contents(), self.ring.snapshot(), self.payload_limit())
+
+    async def support_document(self) -> dict[str, Any]:
+        """The same bundle as plain JSON, whole: what the web console offers for download."""
+        return build_document(await self.bundle_contents(), self.ring.snapshot())

@@ -8,6 +8,7 @@ persistence forgets retained messages when it restarts.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 
 class RetainedStore:
@@ -15,6 +16,8 @@ class RetainedStore:
         self._values: dict[str, bytes] = {}
         self._dirty: dict[str, bytes] = {}
         self.changed = asyncio.Event()
+        # Told of every change (topic, payload; b"" when cleared): the browser fan-out.
+        self.on_change: Callable[[str, bytes], None] | None = None
 
     def set(self, topic: str, payload: bytes) -> None:
         if self._values.get(topic) == payload:
@@ -22,15 +25,22 @@ class RetainedStore:
         self._values[topic] = payload
         self._dirty[topic] = payload
         self.changed.set()
+        if self.on_change is not None:
+            self.on_change(topic, payload)
 
     def clear(self, topic: str) -> None:
         """Remove a retained topic from the broker (an empty retained payload deletes it)."""
         if self._values.pop(topic, None) is not None:
             self._dirty[topic] = b""
             self.changed.set()
+            if self.on_change is not None:
+                self.on_change(topic, b"")
 
     def get(self, topic: str) -> bytes | None:
         return self._values.get(topic)
+
+    def snapshot(self) -> dict[str, bytes]:
+        return dict(self._values)
 
     def take_dirty(self) -> dict[str, bytes]:
         dirty, self._dirty = self._dirty, {}

@@ -43,10 +43,14 @@ def event_schemas(families: Mapping[str, Family]) -> dict[str, dict[str, Any]]:
 
 
 def bridge_schemas() -> dict[str, dict[str, Any]]:
-    return {
-        "availability": Availability.model_json_schema(),
-        "response": Response.model_json_schema(),
-    }
+    """The bridge payloads as AsyncAPI component schemas: nested models become components of their own,
+    referenced from the document's root (a JSON Schema's local ``#/$defs/…`` means nothing there)."""
+    schemas: dict[str, dict[str, Any]] = {}
+    for name, model in (("availability", Availability), ("response", Response)):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = schema
+    return schemas
 
 
 def schema_file_name(schema_id: str) -> str:

@@ -32,9 +32,21 @@ def versions() -> dict[str, str]:
     return found
 
 
+def _scrubbed_json(contents: dict[str, Any]) -> str:
+    return scrub_nir(json.dumps(contents, sort_keys=True, default=str))  # a NIR anywhere, not only in logs
+
+
 def _packed(contents: dict[str, Any]) -> str:
-    text = scrub_nir(json.dumps(contents, sort_keys=True, default=str))  # a NIR anywhere, not only in logs
+    text = _scrubbed_json(contents)
     return base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=9)).decode("ascii")
+
+
+def build_document(contents: dict[str, Any], logs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The whole bundle as plain JSON (the console's download, which no broker limit applies to)."""
+    document: dict[str, Any] = json.loads(
+        _scrubbed_json({**contents, "versions": versions(), "logs": logs, "logs_left_out": 0})
+    )
+    return document
 
 
 def build_bundle(contents: dict[str, Any], logs: list[dict[str, Any]], limit_bytes: int) -> dict[str, Any]:

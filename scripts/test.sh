@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, then lint, types, and every test (real broker,
-# real pcscd + vpcd, real ptys). Extra arguments go to pytest.
+# real pcscd + vpcd, real ptys), then the TypeScript client's Node tier and the headless Chromium
+# tier against a real daemon. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -8,3 +9,7 @@ echo "== ruff"; .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"; .venv/bin/pytest "$@"
+echo "== clients/js build"; (cd clients/js && npm run --silent build)
+echo "== node tier"; bash clients/js/scripts/run-tier.sh node clients/js/test/unit.test.mjs clients/js/test/reconnect.unit.test.mjs \
+    clients/js/test/daemon.test.mjs clients/js/test/asyncapi.test.mjs
+echo "== browser tier"; bash clients/js/scripts/run-tier.sh browser clients/js/test/browser.test.mjs

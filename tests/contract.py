@@ -65,7 +65,11 @@ def assert_valid(topic: str, payload: bytes) -> None:
         for message in channel["messages"].values():
             payload_schema = _resolve(message["$ref"])["payload"]
             if "$ref" in payload_schema:
-                payload_schema = _resolve(payload_schema["$ref"])
+                # Component schemas refer to each other from the document's root.
+                payload_schema = {
+                    **_resolve(payload_schema["$ref"]),
+                    "components": asyncapi_document()["components"],
+                }
             try:
                 jsonschema.validate(body, payload_schema)
                 return

@@ -72,6 +72,7 @@ def base_config(broker_port: int, state_dir: Path, station: str = "test", **extr
             "reconnect_max_seconds": 1.0,
         },
         "metrics": {"enabled": False},
+        "web": {"enabled": False},  # web tests turn it on with a free port (tests/web/)
         "logging": {"level": "INFO", "format": "json"},
     }
     # Families not named by the test stay off, so a test sees only the devices it set up (and never

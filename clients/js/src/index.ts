@@ -1,0 +1,12 @@
+export { PasserelleClient } from "./client.js";
+export type { ClientOptions, ClientStats, ConnectionStatus, WebSocketConstructor, WebSocketLike } from "./client.js";
+export { backoffDelay, DEFAULT_BACKOFF } from "./backoff.js";
+export type { BackoffOptions } from "./backoff.js";
+export { RecentIds } from "./dedupe.js";
+export * from "./errors.js";
+export type { EventEnvelope, EventKind, Frame, ResponsePayload } from "./frames.js";
+export { probe, probeUrl } from "./probe.js";
+export type { ProbeResult } from "./probe.js";
+export { memoryStorage, webStorage } from "./storage.js";
+export type { ResumeStorage } from "./storage.js";
+export * from "./generated/index.js";
