@@ -18,7 +18,9 @@ from daemon.family import Family, FamilyLoadError
 from daemon.inventory import Inventory
 from daemon.metrics import DriverReading, Metrics, Readings
 from daemon.outbox import DroppedRows, Outbox, OutboxRow
+from daemon.outbox_admin import request_handler as outbox_request
 from daemon.publisher import Publisher
+from daemon.quarantine import QuarantineStore
 from daemon.requests import RequestRouter
 from daemon.retained import RetainedStore
 from daemon.sdnotify import Notifier, watchdog_interval
@@ -56,6 +58,7 @@ class Daemon:
             loss_event=self._loss_event,
         )
         self.outbox.on_full = self._on_outbox_full
+        self.quarantine = QuarantineStore(self.settings.outbox_path, self.outbox, self._publish_health)
         self.driver_family: dict[str, Family] = {}
         self.supervisor = Supervisor(self._ingest, on_change=self._publish_health)
         self.router = RequestRouter(self._core_handlers(), self._driver_handlers)
@@ -68,6 +71,7 @@ class Daemon:
             router=self.router,
         )
         self.publisher.stats.on_published = self._on_published
+        self.publisher.delivery.set_aside = self.quarantine.set_aside
         self._windows: dict[str, asyncio.Semaphore] = {}
         self.ready_at: float | None = None
         self.metrics_problem: str | None = None
@@ -122,15 +126,19 @@ class Daemon:
             return
         event_id, payload = envelope_json(self.settings.station, item)
         self.metrics.collector.count_received(family.name)
+        topic = self.topics.channel(_channel_of(family, item.schema))
+        too_large = self.publisher.delivery.refuse_oversized(topic, payload)
+        if too_large is not None:  # it would block the outbox: the driver is told, nothing is stored
+            log.error("driver %s: %s %s", driver.name, item.schema, too_large)
+            self._fail_ack(item, too_large)
+            return
         window = self._windows.setdefault(driver.name, asyncio.Semaphore(INGEST_WINDOW))
         try:
             await window.acquire()
         except asyncio.CancelledError:  # stopping: every ack is completed or failed, never left hanging
             self._fail_ack(item, RuntimeError("daemon stopping; event not stored"))
             raise
-        committed = self.outbox.submit(
-            event_id, self.topics.channel(_channel_of(family, item.schema)), payload
-        )
+        committed = self.outbox.submit(event_id, topic, payload)
         if item.retained_state:
             self.retained.set(self.topics.device_state(item.device.id, item.retained_state), payload)
 
@@ -194,6 +202,9 @@ class Daemon:
         if self.outbox.full:
             status = "red"
             problems.append(f"outbox full ({self.outbox.count} events); policy {self.outbox.when_full}")
+        if self.quarantine.problem:
+            status = "red" if status == "red" else "yellow"
+            problems.append(self.quarantine.problem)
         if not self.publisher.stats.connected:
             status = "red" if status == "red" else "yellow"
             problems.append("broker not connected: events are stored and will be published on reconnect")
@@ -223,6 +234,8 @@ class Daemon:
                 else 0.0,
                 "refused": self.outbox.refused_total,
                 "dropped": self.outbox.dropped_total,
+                "quarantined": self.quarantine.count,
+                "too_large": self.publisher.delivery.refused_too_large,
             },
             "drivers": {name: s.as_dict() for name, s in self.supervisor.status.items()},
         }
@@ -230,7 +243,7 @@ class Daemon:
     def _publish_health(self) -> None:
         health = self.health()
         health.pop("drivers")  # the retained summary stays stable; the request gives the details
-        health["outbox"] = {k: health["outbox"][k] for k in ("full", "refused", "dropped")}
+        health["outbox"] = {k: health["outbox"][k] for k in ("full", "refused", "dropped", "quarantined")}
         self.retained.set(self.topics.health, json.dumps(health, sort_keys=True).encode())
 
     def _core_handlers(self) -> dict[str, RequestHandler]:
@@ -246,7 +259,8 @@ class Daemon:
         async def health(_: Mapping[str, Any]) -> Any:
             return self.health()
 
-        return {"ping": ping, "info": info, "devices": devices, "health": health}
+        outbox = outbox_request(self.quarantine)
+        return {"ping": ping, "info": info, "devices": devices, "health": health, "outbox": outbox}
 
     def _driver_handlers(self) -> dict[str, RequestHandler]:
         handlers: dict[str, RequestHandler] = {}
@@ -271,6 +285,7 @@ class Daemon:
 
     async def run(self, stop: asyncio.Event) -> int:
         await self.outbox.open()  # OutboxError propagates: reported by the CLI, exit 73
+        await self.quarantine.open()
         if self.settings.metrics.enabled:
             try:
                 self.metrics.serve(self.settings.metrics.address, self.settings.metrics.port)
@@ -307,6 +322,7 @@ class Daemon:
             status.cancel()
             await _cancel_for_sure(publisher)
             await asyncio.gather(publisher, status, return_exceptions=True)
+            await self.quarantine.close()
             await self.outbox.close()
             self.notifier.close()
             log.info("stopped; %d events remain in the outbox for the next start", self.outbox.count)
@@ -351,6 +367,9 @@ class Daemon:
             outbox_full=outbox.full,
             outbox_refused=outbox.refused_total,
             outbox_dropped=outbox.dropped_total,
+            outbox_quarantined=self.quarantine.count,
+            quarantined_total=self.quarantine.quarantined_total,
+            too_large_total=self.publisher.delivery.refused_too_large,
             mqtt_connected=stats.connected,
             drivers={
                 name: DriverReading(up=status.state == "running", restarts=status.restarts)

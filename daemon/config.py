@@ -73,6 +73,19 @@ class MqttSettings(Strict):
         le=65535,
         description="QoS 1 publishes awaiting PUBACK at once (at most the broker's MQTT 5 Receive Maximum)",
     )
+    max_payload_bytes: int | None = Field(
+        None,
+        ge=256,
+        description="largest event payload the broker takes (e.g. Mosquitto's message_size_limit); larger "
+        "events are refused to their driver. The broker's MQTT 5 Maximum Packet Size applies as well",
+    )
+    quarantine_after: int = Field(
+        3,
+        ge=2,
+        le=100,
+        description="tries before an event the broker refuses (or drops the connection on) is set aside "
+        "in the outbox quarantine, so that the events behind it flow",
+    )
     reconnect_min_seconds: float = Field(0.5, gt=0, description="first reconnection delay (jittered)")
     reconnect_max_seconds: float = Field(30.0, gt=0, description="cap of the exponential reconnection delay")
     tls: TlsSettings = TlsSettings()

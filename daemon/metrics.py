@@ -42,6 +42,9 @@ class Readings:
     outbox_dropped: int
     mqtt_connected: bool
     drivers: Mapping[str, DriverReading]
+    outbox_quarantined: int = 0
+    quarantined_total: int = 0
+    too_large_total: int = 0
 
 
 class DaemonCollector(Collector):
@@ -90,6 +93,9 @@ class DaemonCollector(Collector):
         yield _counter(
             "outbox_dropped_events", "Events discarded by the drop_oldest policy", r.outbox_dropped
         )
+        yield _gauge("outbox_quarantined_events", "Events set aside (quarantine)", r.outbox_quarantined)
+        yield _counter("events_quarantined", "Events set aside since the start", r.quarantined_total)
+        yield _counter("events_too_large", "Events refused to drivers: too large", r.too_large_total)
         up = {name: int(d.up) for name, d in r.drivers.items()}
         yield _gauge("driver_up", "1 when the driver runs", up, "driver")
         restarts = {name: d.restarts for name, d in r.drivers.items()}
