@@ -84,7 +84,8 @@ class MqttSettings(Strict):
         ge=2,
         le=100,
         description="tries before an event the broker refuses (or drops the connection on) is set aside "
-        "in the outbox quarantine, so that the events behind it flow",
+        "in the outbox quarantine, so that the events behind it flow; the last try waits until the broker "
+        "took another event",
     )
     reconnect_min_seconds: float = Field(0.5, gt=0, description="first reconnection delay (jittered)")
     reconnect_max_seconds: float = Field(30.0, gt=0, description="cap of the exponential reconnection delay")
