@@ -3,9 +3,10 @@
 A broker refuses an event in one of two ways. An MQTT 5 broker may answer its PUBACK with an error
 reason code (not authorized, packet too large…): the event is named. Otherwise the broker just closes
 the connection (Mosquitto does for a publish beyond its ``message_size_limit`` or ``max_packet_size``),
-and MQTT 3.1.1 has no reason code at all: the event is inferred. The oldest event in flight when the
-connection died is charged, and on the next connection it goes out alone, so that a second death
-with nothing else in flight names it for sure.
+and MQTT 3.1.1 has no reason code at all: the event is inferred. When the connection dies with
+several events in flight, none is charged (the broker may have acknowledged the first ones in PUBACKs
+that a connection reset discarded); the next connection sends those events one at a time, so that
+the next death names its event for sure. The charged suspect then goes out alone.
 
 A broker that refuses every event (an ACL that forgets the whole channel) is not the event's fault,
 and its events must stay in the outbox until the broker is fixed. So the suspect's last try needs
@@ -66,6 +67,9 @@ class DeliveryTracker:
         self.v5 = v5
         self.broker_max_packet: int | None = None  # MQTT 5 CONNACK Maximum Packet Size, when announced
         self.suspect: int | None = None  # the last charged row: sent alone until acknowledged
+        # Rows up to this one were in flight together when the connection died: sent one at a time.
+        self.careful_until: int | None = None
+        self._careful_acks = 0  # ``acks`` at the start of the session whose death began that
         self._charges: dict[int, Charges] = {}
         self.acks = 0  # events acknowledged by the broker, over the daemon's life
         self._session_acks = 0  # ``acks`` when the session started
@@ -103,8 +107,11 @@ class DeliveryTracker:
         self._session_acks = self.acks
 
     def goes_alone(self, seq: int, probing: int | None) -> bool:
-        """The suspect is published with nothing else in flight, and nothing follows it until its
-        PUBACK (``probing`` is the suspect once sent): if the connection dies then, it is the cause."""
+        """Whether ``seq`` waits until nothing is in flight: one at a time while the rows of the last
+        death are sorted out; the suspect alone, and nothing after it until its PUBACK (``probing``
+        is the suspect once sent). If the connection dies then, the row in flight is the cause."""
+        if self.careful_until is not None:
+            return True
         return self.suspect is not None and (seq == self.suspect or probing == self.suspect)
 
     def holds_back(self, row: OutboxRow) -> bool:
@@ -123,6 +130,8 @@ class DeliveryTracker:
     def delivered(self, seq: int) -> OutboxRow | None:
         """An acknowledged row. Returns the held-back suspect when this is the proof it waited for."""
         self.acks += 1
+        if self.careful_until is not None and seq >= self.careful_until:
+            self.careful_until = None
         if self._charges and self._charges.pop(seq, None) is not None and self.suspect == seq:
             self.suspect = None
         if self.held_back is not None and self.last_try is None and seq != self.held_back.seq:
@@ -140,28 +149,33 @@ class DeliveryTracker:
         self, inflight: Iterable[OutboxRow], refused: tuple[OutboxRow, str] | None, error: str | None
     ) -> bool:
         """Charge an ended session to the row that ended it: the one the broker refused, else the
-        held-back suspect on its last try, else the oldest in flight when the connection died (then
-        True: a failed publish). A failed last try sets the row aside."""
+        held-back suspect on its last try, else the one event in flight when the connection died.
+        Returns True when the connection died with events in flight (failed publishes). A failed
+        last try sets the row aside."""
         pending = {row.seq: row for row in inflight}
-        last_try = self.last_try
+        last_try, careful = self.last_try, self.careful_until is not None
+        session_acks = self._careful_acks if careful else self._session_acks
+        row: OutboxRow | None = None
         if refused is not None:
             row, reason = refused
         elif last_try is not None and last_try in pending:
             row = pending[last_try]
             reason = f"the connection died on its last try, after the broker took other events: {error}"
+        elif len(pending) == 1:
+            [row] = pending.values()
+            reason = f"the connection died while it was the only event in flight: {error}"
         elif pending:
-            row = pending[min(pending)]
-            reason = f"the connection died while it was the oldest event in flight: {error}"
-        else:
-            row = None
+            if not careful:
+                self._careful_acks = self._session_acks
+            self.careful_until = max(pending)
         unproven = self.held_back is not None and last_try is None
-        session_acks = self._session_acks
         self.session_started()
         if unproven:  # the broker took nothing while the suspect waited: not the suspect's fault
             self._charges.clear()
             self.suspect = None
         if row is None or unproven:
-            return row is not None and refused is None
+            return bool(pending) and refused is None
+        self.careful_until = None  # found: the one in flight
         charges = self._charges.setdefault(row.seq, Charges(0, reason, session_acks))
         charges.tries += 1
         charges.reason = reason
