@@ -18,8 +18,10 @@ from daemon.family import Family, FamilyLoadError
 from daemon.inventory import Inventory
 from daemon.metrics import DriverReading, Metrics, Readings
 from daemon.outbox import DroppedRows, Outbox, OutboxRow
+from daemon.outbox_admin import request_handler as outbox_request
 from daemon.outbox_health import outbox_problems, outbox_trouble
 from daemon.publisher import Publisher
+from daemon.quarantine import QuarantineStore
 from daemon.remote_ops import RemoteOps
 from daemon.requests import RequestRouter
 from daemon.retained import RetainedStore
@@ -60,6 +62,7 @@ class Daemon:
         )
         self.outbox.on_full = self._on_outbox_full
         self.outbox.on_trouble = self._publish_health
+        self.quarantine = QuarantineStore(self.settings.outbox_path, self.outbox, self._publish_health)
         self.driver_family: dict[str, Family] = {}
         self.supervisor = Supervisor(self._ingest, on_change=self._publish_health)
         self.exit_status = 0  # 75 after a remote restart request
@@ -76,6 +79,7 @@ class Daemon:
         )
         self.publisher.stats.on_published = self._on_published
         self.web = attach_web(self)  # the browser endpoint (None when web.enabled is false)
+        self.publisher.delivery.set_aside = self.quarantine.set_aside
         self._windows: dict[str, asyncio.Semaphore] = {}
         self.ready_at: float | None = None
         self.metrics_problem: str | None = None
@@ -130,15 +134,19 @@ class Daemon:
             return
         event_id, payload = envelope_json(self.settings.station, item)
         self.metrics.collector.count_received(family.name)
+        topic = self.topics.channel(_channel_of(family, item.schema))
+        too_large = self.publisher.delivery.refuse_oversized(topic, payload)
+        if too_large is not None:  # it would block the outbox: the driver is told, nothing is stored
+            log.error("driver %s: %s %s", driver.name, item.schema, too_large)
+            self._fail_ack(item, too_large)
+            return
         window = self._windows.setdefault(driver.name, asyncio.Semaphore(INGEST_WINDOW))
         try:
             await window.acquire()
         except asyncio.CancelledError:  # stopping: every ack is completed or failed, never left hanging
             self._fail_ack(item, RuntimeError("daemon stopping; event not stored"))
             raise
-        committed = self.outbox.submit(
-            event_id, self.topics.channel(_channel_of(family, item.schema)), payload
-        )
+        committed = self.outbox.submit(event_id, topic, payload)
         if item.retained_state:
             self.retained.set(self.topics.device_state(item.device.id, item.retained_state), payload)
 
@@ -204,6 +212,9 @@ class Daemon:
             problems.append(f"outbox full ({self.outbox.count} events); policy {self.outbox.when_full}")
         problems += outbox_problems(self.outbox)
         status = "red" if problems else status
+        if self.quarantine.problem:
+            status = "red" if status == "red" else "yellow"
+            problems.append(self.quarantine.problem)
         if not self.publisher.stats.connected:
             status = "red" if status == "red" else "yellow"
             problems.append(
@@ -241,6 +252,8 @@ class Daemon:
                 "refused": self.outbox.refused_total,
                 "dropped": self.outbox.dropped_total,
                 **outbox_trouble(self.outbox),
+                "quarantined": self.quarantine.count,
+                "too_large": self.publisher.delivery.refused_too_large,
             },
             "drivers": {name: s.as_dict() for name, s in self.supervisor.status.items()},
             # Hostile or broken requests cost only their answer; they show here, not as a problem.
@@ -254,13 +267,10 @@ class Daemon:
 
     def _publish_health(self) -> None:
         health = self.health()
-        for detail in (
-            "drivers",
-            "requests",
-            "web",
-        ):  # the retained summary stays stable; the request has them
+        # The retained summary stays stable; the health request gives the details.
+        for detail in ("drivers", "requests", "web"):
             health.pop(detail, None)
-        kept = ("full", "refused", "dropped", "write_error", "unstored", "damage")
+        kept = ("full", "refused", "dropped", "write_error", "unstored", "damage", "quarantined")
         health["outbox"] = {k: health["outbox"][k] for k in kept}
         self.retained.set(self.topics.health, json.dumps(health, sort_keys=True).encode())
 
@@ -285,6 +295,7 @@ class Daemon:
             "info": info,
             "devices": devices,
             "health": health,
+            "outbox": outbox_request(self.quarantine),
             "outbox-damage-ack": damage_ack,
             **self.remote.handlers(),
         }
@@ -319,6 +330,7 @@ class Daemon:
     async def run(self, stop: asyncio.Event) -> int:
         self._stop = stop
         await self.outbox.open()  # OutboxError propagates: reported by the CLI, exit 73
+        await self.quarantine.open()
         self.remote.ring.install()
         if self.web is not None:
             await self.web.start()  # a failure is a health problem, not a reason to stop
@@ -360,6 +372,7 @@ class Daemon:
             status.cancel()
             await _cancel_for_sure(publisher)
             await asyncio.gather(publisher, status, return_exceptions=True)
+            await self.quarantine.close()
             await self.outbox.close()
             self.notifier.close()
             log.info("stopped; %d events remain in the outbox for the next start", self.outbox.count)
@@ -411,6 +424,9 @@ class Daemon:
             outbox_writable=not outbox.writes.failing,
             outbox_unstored=outbox.writes.unstored_total,
             outbox_damaged=len(outbox.damage.open_incidents()),
+            outbox_quarantined=self.quarantine.count,
+            quarantined_total=self.quarantine.quarantined_total,
+            too_large_total=self.publisher.delivery.refused_too_large,
             mqtt_connected=stats.connected,
             requests=dict(self.router.results),
             request_answers_unpublished=stats.answers_failed,

@@ -149,6 +149,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return doctor(args.config)
 
 
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from daemon.outbox_admin import cmd_outbox as outbox
+
+    return outbox(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from daemon.demo import demo
 
@@ -236,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     url = web_commands.add_parser("url", help="print the console URL with its token")
     _config_arg(url)
     url.set_defaults(handler=cmd_web_url)
+
+    outbox = commands.add_parser("outbox", help="list, retry or discard events in the outbox quarantine")
+    outbox.add_argument("action", choices=["list", "retry", "discard"])
+    outbox.add_argument("--seq", type=int, action="append", default=None, help="event number (repeatable)")
+    outbox.add_argument("--all", action="store_true", help="every quarantined event")
+    outbox.add_argument("--limit", type=int, default=100, help="list at most this many")
+    _config_arg(outbox)
+    outbox.set_defaults(handler=cmd_outbox)
 
     simulate = commands.add_parser("simulate", help="run a device simulator")
     simulate_commands = simulate.add_subparsers(dest="simulate_command", metavar="FAMILY", required=True)

@@ -101,12 +101,21 @@ class MqttSettings(Strict):
         le=65535,
         description="QoS 1 publishes awaiting PUBACK at once (at most the broker's MQTT 5 Receive Maximum)",
     )
-    max_payload_bytes: int = Field(
-        256 * 1024,
+    max_payload_bytes: int | None = Field(
+        None,
         ge=4096,
         le=268_435_455,
-        description="largest request answer published (support-bundle); an MQTT 5 broker's Maximum "
-        "Packet Size lowers it",
+        description="largest message the broker takes (e.g. Mosquitto's message_size_limit, NATS's "
+        "max_payload): larger events are refused to their driver and request answers (support-bundle) are "
+        "cut to fit; unset, answers stay under 256 KiB. The broker's MQTT 5 Maximum Packet Size applies too",
+    )
+    quarantine_after: int = Field(
+        3,
+        ge=2,
+        le=100,
+        description="tries before an event the broker refuses (or drops the connection on) is set aside "
+        "in the outbox quarantine, so that the events behind it flow; the last try waits until the broker "
+        "took another event",
     )
     reconnect_min_seconds: float = Field(0.5, gt=0, description="first reconnection delay (jittered)")
     reconnect_max_seconds: float = Field(

@@ -49,6 +49,9 @@ class Readings:
     outbox_writable: bool = True
     outbox_unstored: int = 0
     outbox_damaged: int = 0
+    outbox_quarantined: int = 0
+    quarantined_total: int = 0
+    too_large_total: int = 0
 
 
 class DaemonCollector(Collector):
@@ -113,6 +116,9 @@ class DaemonCollector(Collector):
         yield _gauge(
             "outbox_damage_incidents", "Outbox damage incidents not yet acknowledged", r.outbox_damaged
         )
+        yield _gauge("outbox_quarantined_events", "Events set aside (quarantine)", r.outbox_quarantined)
+        yield _counter("events_quarantined", "Events set aside since the start", r.quarantined_total)
+        yield _counter("events_too_large", "Events refused to drivers: too large", r.too_large_total)
         up = {name: int(d.up) for name, d in r.drivers.items()}
         yield _gauge("driver_up", "1 when the driver runs", up, "driver")
         restarts = {name: d.restarts for name, d in r.drivers.items()}

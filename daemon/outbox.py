@@ -347,11 +347,11 @@ class Outbox:
     async def fetch(self, after_seq: int, limit: int) -> list[OutboxRow]:
         """Rows after ``after_seq``, oldest first, not published yet: from the database below the
         memory window, then from the window (which may hold rows whose commit is still running)."""
-        floor = next(iter(self._recent), self._next_seq)
         # Late rows beyond ``after_seq`` come in their place below; only those already passed need this.
         rows = [r for r in self._late if r.seq <= after_seq and r.seq not in self._deleting]
         self._late = []
-        while after_seq + 1 < floor:
+        # Again while a commit, during the read, pushed more rows out of the window into the database.
+        while after_seq + 1 < (floor := next(iter(self._recent), self._next_seq)):
             intact, damaged = await self._run_select(after_seq, limit, below=floor)
             if damaged:
                 await self._set_aside(damaged)

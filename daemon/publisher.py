@@ -5,7 +5,8 @@ aiomqtt does not reconnect by itself: each attempt builds a fresh client (reusin
 connect is a known source of bugs) and waits with capped, jittered exponential backoff, reset only
 after the connection stayed up for a while. A row leaves the outbox only after its PUBACK; a publish
 that failed may still reach the broker later (paho keeps it), which is why delivery is at least once
-and payloads carry event ids.
+and payloads carry event ids. A row the broker keeps refusing, or keeps dropping the connection on, is
+set aside in the quarantine after a few tries (see daemon/delivery.py) so that the rows behind it flow.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from daemon.backoff import Backoff
 from daemon.config import MqttSettings
+from daemon.delivery import DeliveryTracker
 from daemon.events import Availability
 from daemon.log_limit import RateLimitedLog
 from daemon.mqtt_options import connection_options, payload_bytes, tls_context
@@ -110,6 +112,13 @@ class Publisher:
         self._session_started = 0.0
         self._closed_soon = 0
         self._request_log = RateLimitedLog(log)
+        self.delivery = DeliveryTracker(
+            max_payload_bytes=settings.max_payload_bytes,
+            tries=settings.quarantine_after,
+            v5=settings.protocol == "5",
+        )
+        self._inflight: dict[int, OutboxRow] = {}  # the session's event publishes awaiting PUBACK, by mid
+        self._refused: tuple[OutboxRow, str] | None = None  # the row whose refusal ended the session
 
     # -- connection loop -------------------------------------------------------------------------
 
@@ -133,6 +142,10 @@ class Publisher:
             finally:
                 self._client = None
                 self.stats.connected = False
+            inflight, self._inflight = self._inflight, {}
+            refused, self._refused = self._refused, None
+            if await self.delivery.session_ended(inflight.values(), refused, self.stats.last_error):
+                self.stats.failed_total += 1
             if time.monotonic() - started > STABLE_AFTER_SECONDS:
                 self._backoff.reset()
             await asyncio.sleep(self.servers.next_attempt_delay(self._backoff))
@@ -216,7 +229,10 @@ class Publisher:
         def on_connect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None) -> None:
             announced = getattr(properties, "ReceiveMaximum", None) if properties is not None else None
             self.stats.broker_receive_maximum = announced
-            self.stats.broker_maximum_packet_size = getattr(properties, "MaximumPacketSize", None)
+            # Same CONNACK: a publish larger than its Maximum Packet Size would close the connection.
+            packet = getattr(properties, "MaximumPacketSize", None) if properties is not None else None
+            self.stats.broker_maximum_packet_size = packet
+            self.delivery.broker_max_packet = packet
             if announced is not None:
                 paho._max_inflight_messages = announced
                 if announced < self.settings.max_inflight:
@@ -274,6 +290,7 @@ class Publisher:
             self.settings.max_inflight, self.stats.broker_receive_maximum or self.settings.max_inflight
         )
         inflight: dict[int, OutboxRow] = {}
+        self._inflight = inflight
         room = asyncio.Event()  # set when a slot frees up or the broker refused an event
         refusal: list[PublishRefusedError] = []
         aiomqtt_on_publish = cast(Callable[..., None] | None, paho.on_publish)
@@ -287,30 +304,54 @@ class Publisher:
             room.set()
             if reason.is_failure:
                 self.stats.failed_total += 1
+                self._refused = self._refused or (row, f"the broker refused it: {reason}")
                 refusal.append(PublishRefusedError(f"broker refused an event: {reason}"))
                 self.outbox.notify_rows()  # wake the drain if it waits for rows
                 return
             self.outbox.delete(row.seq, len(row.payload) + len(row.topic))
+            last_try = self.delivery.delivered(row.seq)
+            if last_try is not None:  # the broker takes other events: the held-back suspect's turn
+                again.append(last_try)
+                self.outbox.notify_rows()
             self.stats.published_total += 1
             if self.stats.on_published is not None:
                 self.stats.on_published(row, time.time() - row.created_at)
 
         paho.on_publish = on_publish
+        self.delivery.session_started()
+        again: list[OutboxRow] = []
         last_seq = 0
+        probing: int | None = None  # a suspect row sent alone in this session
         while True:
             if refusal:
                 raise refusal[0]  # the session ends and the row is sent again later
             self.outbox.clear_new_rows_flag()
             rows = await self.outbox.fetch(last_seq, FETCH_PAGE)
+            if again:
+                rows, again = [*again, *rows], []
             if not rows:
                 await self.outbox.wait_for_rows()
             for row in rows:
-                while len(inflight) >= limit and not refusal:
+                if self.delivery.holds_back(row):
+                    continue
+                while not refusal and (
+                    len(inflight) >= limit or (inflight and self.delivery.goes_alone(row.seq, probing))
+                ):
                     room.clear()
                     await room.wait()
                 if refusal:
                     raise refusal[0]
-                info = paho.publish(row.topic, row.payload, qos=1)
+                too_large = self.delivery.too_large(row.topic, len(row.payload))
+                if too_large is not None:
+                    await self.delivery.give_up(row, 0, too_large)
+                    continue
+                try:
+                    info = paho.publish(row.topic, row.payload, qos=1)
+                except ValueError as exc:  # e.g. a wildcard in the topic: no broker will ever take it
+                    await self.delivery.give_up(row, 0, f"cannot be published: {exc}")
+                    continue
+                if row.seq == self.delivery.suspect:
+                    probing = row.seq
                 if info.rc != MQTT_ERR_SUCCESS:
                     self.stats.failed_total += 1
                     raise aiomqtt.MqttCodeError(info.rc, "could not publish")
@@ -318,7 +359,7 @@ class Publisher:
                 if len(inflight) > self.stats.inflight_peak:
                     self.stats.inflight_peak = len(inflight)
             if rows:
-                last_seq = rows[-1].seq
+                last_seq = max(last_seq, rows[-1].seq)
 
     # -- retained topics -------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ RESTART_DELAY_SECONDS = 0.3  # lets the answer go out before the graceful stop b
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_LEVEL_SECONDS = 600.0
 MAX_LEVEL_SECONDS = 24 * 3600.0
+DEFAULT_ANSWER_LIMIT = 256 * 1024  # a support bundle's answer when mqtt.max_payload_bytes is unset
 
 
 class RemoteOps:
@@ -126,8 +127,8 @@ class RemoteOps:
     # -- support bundle --------------------------------------------------------------------------
 
     def payload_limit(self) -> int:
-        """The largest answer to publish: mqtt.max_payload_bytes, or less when the broker said so."""
-        settings = self._daemon.settings.mqtt.max_payload_bytes
+        """The largest answer to publish: mqtt.max_payload_bytes (or 256 KiB), less if the broker said so."""
+        settings = self._daemon.settings.mqtt.max_payload_bytes or DEFAULT_ANSWER_LIMIT
         broker = self._daemon.publisher.stats.broker_maximum_packet_size
         return min(settings, broker) if broker else settings
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import urllib.request
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -20,9 +18,9 @@ from daemon.driver import (
     DriverContext,
     DriverEvent,
     DriverItem,
-    RequestHandler,
 )
-from daemon.family import CliCommands, DoctorCheck, Family, FamilySection, load_families
+from daemon.family import Family, FamilySection, load_families
+from tests.core.family_support import PlainDriver, PlainFamily
 from tests.support import DaemonProcess, base_config, collect, inprocess_daemon, wait_until
 
 
@@ -36,7 +34,7 @@ class FlakySection(FamilySection):
     devices: list[str] = Field(default_factory=lambda: ["flaky-1"])
 
 
-class FlakyDriver:
+class FlakyDriver(PlainDriver):
     """Emits one event, then crashes ``fail_times`` times before running steadily."""
 
     failures = 0
@@ -55,9 +53,6 @@ class FlakyDriver:
         if self.section.fail_on_start:
             raise OSError("device node missing")
 
-    async def stop(self) -> None:
-        return None
-
     async def events(self) -> AsyncIterator[DriverItem]:
         yield DeviceChange(self.device)
         yield DriverEvent(device=self.device, schema="test.tick/1", data=Tick(n=self.starts))
@@ -68,14 +63,8 @@ class FlakyDriver:
             await asyncio.sleep(3600)
             yield DriverEvent(device=self.device, schema="test.tick/1", data=Tick(n=-1))
 
-    def devices(self) -> Sequence[DeviceInfo]:
-        return [self.device]
 
-    def request_handlers(self) -> Mapping[str, RequestHandler]:
-        return {}
-
-
-class FlakyFamily:
+class FlakyFamily(PlainFamily):
     name = "flaky"
     section_model = FlakySection
     event_models: Mapping[str, type[BaseModel]] = {"test.tick/1": Tick}
@@ -84,15 +73,6 @@ class FlakyFamily:
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
         assert isinstance(section, FlakySection)
         return [FlakyDriver(d, section) for d in section.devices]
-
-    def add_cli_commands(self, commands: CliCommands) -> None:
-        return None
-
-    def doctor(self, section: FamilySection | None) -> Sequence[DoctorCheck]:
-        return []
-
-    def demo(self, workdir: Path) -> contextlib.AbstractAsyncContextManager[dict[str, Any] | None]:
-        raise NotImplementedError
 
 
 def with_flaky() -> dict[str, Family]:

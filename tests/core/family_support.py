@@ -1,0 +1,38 @@
+"""What a test family or driver does not need: no commands, no doctor checks, no demo, no requests."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from daemon.driver import DeviceInfo, RequestHandler
+from daemon.family import CliCommands, DoctorCheck, FamilySection
+
+
+class PlainDriver:
+    device: DeviceInfo
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def devices(self) -> Sequence[DeviceInfo]:
+        return [self.device]
+
+    def request_handlers(self) -> Mapping[str, RequestHandler]:
+        return {}
+
+
+class PlainFamily:
+    def add_cli_commands(self, commands: CliCommands) -> None:
+        return None
+
+    def doctor(self, section: FamilySection | None) -> Sequence[DoctorCheck]:
+        return []
+
+    def demo(self, workdir: Path) -> contextlib.AbstractAsyncContextManager[dict[str, Any] | None]:
+        raise NotImplementedError
