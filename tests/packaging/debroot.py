@@ -23,30 +23,25 @@ SUITE = "bookworm"
 # What a station has besides the package's own Depends: systemd (so systemd-sysusers and
 # deb-systemd-helper run as on a real station). The package's Depends are resolved by dpkg, not here:
 # anything missing from this list that the package needs makes `dpkg -i` fail the test.
-INCLUDE = [
-    "python3",
-    "python3.11",
-    "libpcsclite1",
-    "systemd",
-    "init-system-helpers",
-    "libgcc-s1",
-    "libstdc++6",
-]
+LIBRARIES = ("python3", "python3.11", "libpcsclite1", "libgcc-s1", "libstdc++6")
+WITH_SYSTEMD = (*LIBRARIES, "systemd", "init-system-helpers")
+# A container image without systemd: the Depends alternative "adduser" makes the user instead.
+WITHOUT_SYSTEMD = (*LIBRARIES, "adduser")
 HOST_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
 # Run inside a fresh mount namespace: mount what the programs need, then enter the root.
 ENTER = 'mount -t proc proc "$0/proc" && mount --rbind /dev "$0/dev" && exec chroot "$0" "$@"'
 CLEAN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"}
 
 
-def root_tarball() -> Path:
+def root_tarball(include: tuple[str, ...]) -> Path:
     """The cached minimal root, made on first use (about 30 s with a reachable archive)."""
-    key = hashlib.sha256(" ".join([SUITE, *INCLUDE]).encode()).hexdigest()[:12]
+    key = hashlib.sha256(" ".join([SUITE, *include]).encode()).hexdigest()[:12]
     tarball = CACHE_DIR / f"{SUITE}-{key}.tar.zst"
     if tarball.exists():
         return tarball
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     partial = tarball.with_suffix(".partial.tar.zst")
-    command = ["mmdebstrap", "--quiet", "--variant=essential", f"--include={','.join(INCLUDE)}", SUITE]
+    command = ["mmdebstrap", "--quiet", "--variant=essential", f"--include={','.join(include)}", SUITE]
     command += [str(partial)]
     # The host's own archive configuration, when it has one: the same mirror apt already reaches.
     if HOST_SOURCES.exists():
@@ -60,10 +55,10 @@ def root_tarball() -> Path:
 class DebianRoot:
     """One extracted root; ``path`` on the host, ``run`` inside it."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, include: tuple[str, ...] = WITH_SYSTEMD) -> None:
         self.path = workdir / "root"
         self.path.mkdir(parents=True)
-        subprocess.run(["tar", "-C", str(self.path), "--zstd", "-xf", str(root_tarball())], check=True)
+        subprocess.run(["tar", "-C", str(self.path), "--zstd", "-xf", str(root_tarball(include))], check=True)
 
     def inside(self, *command: str) -> list[str]:
         return ["unshare", "--mount", "sh", "-c", ENTER, str(self.path), *command]

@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 
 from daemon.broker import PrivateBroker, free_port
-from tests.packaging.debroot import ROOT, DebianRoot, build_package, outbox_event_ids, stop, wait_for
+from tests.packaging.debroot import (
+    ROOT,
+    WITHOUT_SYSTEMD,
+    DebianRoot,
+    build_package,
+    outbox_event_ids,
+    stop,
+    wait_for,
+)
 from tests.support import base_config, collect, to_toml
 
 pytestmark = pytest.mark.timeout(900)
@@ -183,3 +191,18 @@ async def test_install_upgrade_keeps_the_outbox_then_purge_removes_it(
     assert not root.host_path("/etc/passerelle").exists()
     assert root.installed_version() in ("", "unknown ok not-installed")
     assert not root.host_path("/etc/systemd/system/multi-user.target.wants/passerelle.service").exists()
+
+
+def test_without_systemd_the_postinst_makes_the_user_with_adduser(builds: Builds, tmp_path: Path) -> None:
+    root = DebianRoot(tmp_path, include=WITHOUT_SYSTEMD)
+    try:
+        assert not root.host_path("/usr/bin/systemd-sysusers").exists()
+        root.install(builds.first)
+        groups = root.run("id", "-nG", "passerelle").stdout.split()
+        assert {"passerelle", "passerelle-scanner", "dialout"} <= set(groups)
+        assert root.run("stat", "-c", "%a %U", "/var/lib/passerelle").stdout.strip() == "700 passerelle"
+        assert root.run("passerelle", "--version").stdout.strip() == f"passerelle {PROJECT['version']}"
+        root.run("dpkg", "--purge", "passerelle")
+        assert not root.host_path("/var/lib/passerelle").exists()
+    finally:
+        root.remove()
