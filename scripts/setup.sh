@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Passerelle needs on Debian 12 (as root, or with sudo available):
 # the system packages (broker, pcscd + vpcd, build deps of pyscard, chromium and node for the
-# TypeScript client's tiers), then a venv locked by uv.lock and clients/js's package-lock.json.
+# TypeScript client's tiers, the Debian package tools), then a venv locked by uv.lock and clients/js's
+# package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ apt_packages=(
     pcscd vsmartcard-vpcd pcsc-tools libpcsclite-dev swig
     util-linux systemd xkb-data openssl
     chromium
+    dpkg-dev binutils lintian mmdebstrap zstd   # scripts/package.sh and tests/packaging
 )
 # The TypeScript client's build and tests need node >= 18 with npm: Debian's, unless one is installed.
 command -v node >/dev/null && command -v npm >/dev/null || apt_packages+=(nodejs npm)
