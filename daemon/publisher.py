@@ -56,6 +56,16 @@ class PublishRefusedError(aiomqtt.MqttError):
     """The broker answered a publish with an error reason code (MQTT 5): the event stays stored."""
 
 
+class AclRefusedError(aiomqtt.MqttError):
+    """The broker refused the station its own request topic: its ACL does not match this station."""
+
+
+def _suback_refused(granted: Any) -> bool:
+    """MQTT 5 reason codes or MQTT 3.1.1 granted QoS values; 0x80 and above is a refusal."""
+    codes = granted if isinstance(granted, list | tuple) else [granted]
+    return any(c.is_failure if isinstance(c, ReasonCode) else int(c) >= 0x80 for c in codes)
+
+
 class PublisherStats:
     def __init__(self) -> None:
         self.connected = False
@@ -213,8 +223,22 @@ class Publisher:
             self.stats.connected = True
             self.stats.connects_total += 1
             log.info("MQTT connected to %s:%d", self.settings.host, self.settings.port)
-            # Subscribe first, so that "online" also means "listening to requests".
-            await client.subscribe(self.topics.requests, qos=1)
+            # Subscribe first, so that "online" also means "listening to requests". A refusal is how an
+            # ACL that does not match this station shows on every engine (a MQTT 3.1.1 broker may
+            # acknowledge a refused publish and drop it): stop before publishing anything.
+            hint = (
+                "does the broker's ACL grant this station (mqtt.username) its base topic? events stay stored"
+            )
+            try:
+                granted = await client.subscribe(self.topics.requests, qos=1)
+            except aiomqtt.MqttError as exc:
+                raise AclRefusedError(
+                    f"subscribing to {self.topics.requests} failed ({exc}): {hint}"
+                ) from exc
+            if _suback_refused(granted):
+                raise AclRefusedError(
+                    f"the broker refused the subscription to {self.topics.requests}: {hint}"
+                )
             await client.publish(self.topics.state, ONLINE, qos=1, retain=True)  # birth, on every connect
             self.retained.mark_all_dirty()
             async with asyncio.TaskGroup() as group:
