@@ -1,0 +1,117 @@
+"""Per-station identities on each engine (daemon/fleet_identity.py): a station is confined to
+``passerelle/<station>/#``, a consumer only reads, and a station given the wrong identity says so and
+keeps its events until it gets the right one."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from daemon.fleet_identity import Identity
+from tests.fleet.conftest import Endpoint, Fleet
+from tests.fleet.stations import consumer, protocol_of, station_config, synthetic_seqs
+from tests.support import DaemonProcess, MqttCollector, wait_until
+
+ACL_HINT = "does the broker's ACL grant this station"
+
+
+def client(endpoint: Endpoint, identity: Identity, client_id: str) -> aiomqtt.Client:
+    return aiomqtt.Client(
+        endpoint.host,
+        endpoint.station_port,
+        protocol=protocol_of(endpoint),
+        identifier=client_id,
+        username=identity.user,
+        password=identity.password,
+        timeout=5,
+    )
+
+
+async def try_publish(endpoint: Endpoint, identity: Identity, topic: str, payload: bytes) -> None:
+    """Publish once; whatever the engine does with a refusal (MQTT 5 reason code, a silent drop, a
+    closed connection) is fine here: what counts is what the consumer receives."""
+    with contextlib.suppress(aiomqtt.MqttError):
+        async with client(endpoint, identity, f"{identity.user}-probe") as probe:
+            await probe.publish(topic, payload, qos=1, timeout=5)
+
+
+def payloads(seen: MqttCollector) -> set[bytes]:
+    return {m.payload for m in seen.messages}
+
+
+@pytest.mark.timeout(60)
+async def test_a_station_cannot_publish_as_another_or_read_its_cards(
+    endpoint: Endpoint, fleet: Fleet
+) -> None:
+    a, b = fleet.station_a, fleet.station_b
+    card_b = f"passerelle/{b.user}/card"
+    eavesdropped: list[aiomqtt.Message] = []
+    async with consumer(endpoint, fleet.billing, client_id="billing-acl") as seen:
+        spy = client(endpoint, a, "eavesdropper")
+        async with spy:
+            try:
+                granted = await spy.subscribe(f"passerelle/{b.user}/#", qos=1)
+            except aiomqtt.MqttError:
+                granted = None  # RabbitMQ refuses by closing the connection instead of a SUBACK
+            if granted is not None:
+                refused = [g for g in granted if (g.is_failure if hasattr(g, "is_failure") else g >= 0x80)]
+                assert refused, f"{endpoint.engine} let station A subscribe to station B: {granted}"
+            listening = asyncio.create_task(spy_on(spy, eavesdropped))
+            await try_publish(endpoint, b, card_b, b"b's own card")
+            await seen.wait_for(lambda _: b"b's own card" in payloads(seen), 10, "B's card at the consumer")
+            listening.cancel()
+            await asyncio.gather(listening, return_exceptions=True)
+        await try_publish(endpoint, a, card_b, b"a posing as b")
+        await try_publish(endpoint, fleet.billing, f"passerelle/{a.user}/synthetic", b"consumer posing as a")
+        await try_publish(endpoint, a, f"passerelle/{a.user}/card", b"a's own card")  # a marker, sent last
+        await seen.wait_for(lambda _: b"a's own card" in payloads(seen), 10, "A's own card at the consumer")
+    assert b"b's own card" in payloads(seen)
+    assert not payloads(seen) & {b"a posing as b", b"consumer posing as a"}
+    assert eavesdropped == []
+
+
+async def spy_on(spy: aiomqtt.Client, into: list[aiomqtt.Message]) -> None:
+    with contextlib.suppress(aiomqtt.MqttError):  # a connection the engine closed reads nothing
+        async for message in spy.messages:
+            into.append(message)
+
+
+@pytest.mark.timeout(90)
+async def test_wrong_identity_is_reported_and_nothing_is_lost(
+    endpoint: Endpoint, fleet: Fleet, tmp_path: Path
+) -> None:
+    """Station B's daemon configured with station A's credentials: it is told, and publishes nothing
+    (a MQTT 3.1.1 engine may acknowledge a refused publish and drop it, so it must not try)."""
+    b = fleet.station_b
+    count = 50
+    state = tmp_path / "state"
+    async with consumer(endpoint, fleet.billing, client_id="billing-wrong") as seen:
+        wrong = DaemonProcess(
+            station_config(endpoint, fleet.station_a, state, station=b.user, count=count), tmp_path / "wrong"
+        )
+        wrong.start()
+        await wrong.wait_ready()  # READY even though refused: the events are stored meanwhile
+        await wait_until(lambda: ACL_HINT in wrong.log(), 30, "the ACL refusal in the log", interval=0.2)
+        assert await wrong.stop() == 0
+        assert synthetic_seqs(seen, b.user) == []
+        assert fleet.station_a.password not in wrong.log()
+        right = DaemonProcess(station_config(endpoint, b, state, count=count), tmp_path / "right")
+        right.start()
+        await seen.wait_for(lambda _: len(set(synthetic_seqs(seen, b.user))) >= count, 30, "every event")
+        assert await right.stop() == 0
+    assert sorted(set(synthetic_seqs(seen, b.user))) == list(range(count))
+
+
+@pytest.mark.timeout(60)
+async def test_refused_password_is_reported(endpoint: Endpoint, fleet: Fleet, tmp_path: Path) -> None:
+    impostor = Identity(fleet.station_a.user, "not-the-password", "station")
+    daemon = DaemonProcess(station_config(endpoint, impostor, tmp_path / "state", count=5), tmp_path / "d")
+    daemon.start()
+    await daemon.wait_ready()
+    await wait_until(lambda: "lost or refused" in daemon.log(), 20, "the refusal in the log", interval=0.2)
+    assert "not-the-password" not in daemon.log()
+    assert await daemon.stop() == 0
