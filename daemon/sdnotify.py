@@ -18,6 +18,9 @@ class Notifier:
         self._sock: socket.socket | None = None
         if self.address:
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            # Sent from the event loop: a reader that stalls (its queue holds ~10 datagrams) must cost
+            # a dropped status line, never a frozen daemon.
+            self._sock.setblocking(False)
 
     @property
     def enabled(self) -> bool:

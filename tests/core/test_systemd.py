@@ -33,6 +33,21 @@ def test_notifier_speaks_to_abstract_and_path_sockets(tmp_path: Path) -> None:
         abstract.close()
 
 
+def test_notifier_never_blocks_on_a_socket_nobody_reads(tmp_path: Path) -> None:
+    """A notify socket whose reader stalls (queue of 10 datagrams by default) must not freeze the
+    daemon's event loop: found when a fleet bench's daemon ignored SIGTERM after a broker restart."""
+    path = tmp_path / "stalled.sock"
+    reader = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    reader.bind(str(path))
+    notifier = Notifier(str(path))
+    try:
+        sent = [notifier.status(f"outbox {n} pending") for n in range(200)]  # would block on the 11th or so
+        assert sent[0] and not all(sent)
+    finally:
+        notifier.close()
+        reader.close()
+
+
 def test_notifier_is_silent_outside_systemd() -> None:
     notifier = Notifier("")
     assert not notifier.enabled
