@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import signal
 import statistics
 import sys
@@ -63,6 +64,16 @@ def process_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def station_accounts(daemon: DaemonProcess, received: int) -> tuple[int, int, int]:
+    """(produced, still stored, lost) for a stopped station: what its driver committed (its progress
+    file), what its outbox kept (its stop line), and the rest, which the consumer should have."""
+    progress = daemon.workdir / "state" / "synthetic-counter.progress"
+    produced = int(progress.read_text() or 0) if progress.exists() else 0
+    stored = [int(n) for n in re.findall(r"stopped; (\d+) events remain", daemon.log())]
+    remaining = stored[-1] if stored else 0
+    return produced, remaining, max(0, produced - remaining - received)
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
@@ -96,7 +107,7 @@ def station_config(cluster: Cluster, index: int, args: argparse.Namespace, workd
         mqtt["port"], workdir / "state", station=f"station-{index:03d}", synthetic={"devices": [device]}
     )
     config["mqtt"] = mqtt
-    config["logging"] = {"level": "WARNING", "format": "json"}
+    config["logging"] = {"level": "INFO", "format": "json"}  # the stop line tells what stays stored
     return config
 
 
@@ -170,6 +181,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 cpu = [process_cpu_seconds(d.process.pid) - cpu_before[d] for d in stations if d.process]
                 rss = [process_rss_mb(d.process.pid) for d in stations if d.process]
                 stuck = await stop_stations(stations)
+                accounts = [station_accounts(d, len(ledger.seqs.get(d.workdir.name, ()))) for d in stations]
     per_station_expected = set(range(expected_per_station))
     missing = sum(
         len(per_station_expected - ledger.seqs.get(f"station-{i:03d}", set())) for i in range(args.stations)
@@ -187,6 +199,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "deliveries": ledger.deliveries,
         "duplicates": ledger.duplicates,
         "missing": missing,
+        "produced": sum(a[0] for a in accounts),
+        "still_stored_in_station_outboxes": sum(a[1] for a in accounts),
+        "lost": sum(a[2] for a in accounts),
         "ids_unique_across_stations": ledger.unique == pairs,
         "events_per_second": round(ledger.unique / span, 1) if span == span and span > 0 else None,
         "latency_ms_p50": round(statistics.median(ledger.latencies) * 1000, 1) if ledger.latencies else None,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Passerelle needs on Debian 12 (as root, or with sudo available):
-# the system packages (broker, pcscd + vpcd, build deps of pyscard), then a venv locked by uv.lock.
+# the system packages (broker, pcscd + vpcd, build deps of pyscard, the fleet tests' engines), then a venv
+# locked by uv.lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,7 @@ apt_packages=(
     mosquitto mosquitto-clients
     pcscd vsmartcard-vpcd pcsc-tools libpcsclite-dev swig
     util-linux systemd xkb-data openssl
+    nats-server rabbitmq-server  # fleet tests start their own clusters/nodes on loopback (tests/engines.py)
 )
 missing=()
 for pkg in "${apt_packages[@]}"; do
