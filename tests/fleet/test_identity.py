@@ -15,7 +15,7 @@ import pytest
 from paho.mqtt.reasoncodes import ReasonCode
 
 from daemon.fleet_identity import Identity, mosquitto_dynsec
-from tests.engines import dynsec_broker
+from tests.engines import NatsCluster, dynsec_broker
 from tests.fleet.conftest import Endpoint, Fleet
 from tests.fleet.stations import consumer, protocol_of, station_config, synthetic_seqs
 from tests.support import DaemonProcess, MqttCollector, wait_until
@@ -165,3 +165,27 @@ async def test_mosquitto_station_added_at_run_time_as_docs_fleet_says(fleet: Fle
             own = await station.subscribe("passerelle/counter-3/#", qos=1)
             other = await station.subscribe(f"passerelle/{fleet.station_a.user}/#", qos=1)
         assert not refused(own[0]) and refused(other[0])
+
+
+@pytest.mark.timeout(60)
+async def test_nats_station_cannot_read_the_gateways_delivery_subjects(
+    nats_cluster: NatsCluster, fleet: Fleet
+) -> None:
+    """Stations are granted "$MQTT.sub.>" (2.9's gateway needs it for their own QoS 1 subscriptions):
+    through MQTT that must not become a way to read what the gateway delivers to a consumer."""
+    nodes = nats_cluster.nodes
+    endpoint = Endpoint("nats", nats_cluster.host, nodes[0].mqtt_port, nodes[0].mqtt_port, "3.1.1")
+    eavesdropped: list[aiomqtt.Message] = []
+    async with (
+        consumer(endpoint, fleet.billing, client_id="billing-internals") as seen,
+        client(endpoint, fleet.station_a, "internals-spy") as spy,
+    ):
+        granted = [*await spy.subscribe("$MQTT/sub/#", qos=1), *await spy.subscribe("$MQTT/#", qos=0)]
+        assert all(refused(g) for g in granted), granted
+        listening = asyncio.create_task(spy_on(spy, eavesdropped))
+        await try_publish(endpoint, fleet.station_b, f"passerelle/{fleet.station_b.user}/card", b"b's card")
+        await seen.wait_for(lambda _: b"b's card" in payloads(seen), 10, "B's card at the consumer")
+        await asyncio.sleep(0.5)  # a leak, if any, arrives with the consumer's copy
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+    assert eavesdropped == []
