@@ -64,6 +64,5 @@ async def test_nats_node_of_the_station_killed_mid_run_loses_nothing(
         nats_cluster.start_node(0)
         await seen.wait_for(lambda _: len(set(synthetic_seqs(seen, station))) >= count, 45, "every event")
         await wait_until(lambda: "MQTT connected" in daemon.log(), 1, "a log of the reconnection")
-        # Once in six runs the clean stop took more than 20 s on a loaded machine after the restart.
-        assert await daemon.stop(timeout=40) == 0
+        assert await daemon.stop() == 0
     assert sorted(set(synthetic_seqs(seen, station))) == list(range(count))
