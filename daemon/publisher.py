@@ -35,6 +35,7 @@ from daemon.topics import Topics
 log = logging.getLogger(__name__)
 
 FETCH_PAGE = 500
+BIRTH_ECHO_SECONDS = 15.0  # MQTT 3.1.1: how long our own birth may take to come back before draining
 STABLE_AFTER_SECONDS = 30.0  # a connection that lasted this long resets the backoff
 ONLINE = Availability(state="online").model_dump_json().encode()
 OFFLINE = Availability(state="offline").model_dump_json().encode()
@@ -98,6 +99,7 @@ class Publisher:
         self.router = router
         self.stats = PublisherStats()
         self._client: aiomqtt.Client | None = None
+        self._birth_echo: asyncio.Event | None = None  # MQTT 3.1.1: set when our birth came back
         self._tls: ssl.SSLContext | None = None
         self._backoff = Backoff(settings.reconnect_min_seconds, settings.reconnect_max_seconds)
 
@@ -239,10 +241,16 @@ class Publisher:
                 raise AclRefusedError(
                     f"the broker refused the subscription to {self.topics.requests}: {hint}"
                 )
+            self._birth_echo = None
+            if self.settings.protocol == "3.1.1":
+                # MQTT 3.1.1 cannot refuse a publish: a broker may acknowledge one its ACL refused and
+                # drop it (NATS 2.9 does). Our birth coming back proves we may publish under our base.
+                await client.subscribe(self.topics.state, qos=1)
+                self._birth_echo = asyncio.Event()
             await client.publish(self.topics.state, ONLINE, qos=1, retain=True)  # birth, on every connect
             self.retained.mark_all_dirty()
             async with asyncio.TaskGroup() as group:
-                group.create_task(self._drain(client), name="mqtt-drain")
+                group.create_task(self._drain(client, self._birth_echo), name="mqtt-drain")
                 group.create_task(self._publish_retained(client), name="mqtt-retained")
                 group.create_task(self._serve_requests(client, group), name="mqtt-requests")
 
@@ -258,7 +266,7 @@ class Publisher:
 
     # -- outbox drain ----------------------------------------------------------------------------
 
-    async def _drain(self, client: aiomqtt.Client) -> None:
+    async def _drain(self, client: aiomqtt.Client, birth_echo: asyncio.Event | None) -> None:
         """Publish outbox rows oldest first, ``max_inflight`` at a time, deleting each on its PUBACK.
 
         Rows go straight to the paho client under aiomqtt: aiomqtt's ``publish`` costs an Event, a
@@ -269,6 +277,15 @@ class Publisher:
         The loop is woken by one Event rather than a semaphore: PUBACKs arrive in bursts (paho reads
         every packet available at once), so one wake-up refills many slots.
         """
+        if birth_echo is not None:
+            try:
+                await asyncio.wait_for(birth_echo.wait(), BIRTH_ECHO_SECONDS)
+            except TimeoutError:
+                raise AclRefusedError(
+                    f"the broker acknowledged {self.topics.state} but never delivered it back: it drops "
+                    "this station's publishes (does its ACL grant mqtt.username this base topic?); "
+                    "events stay stored"
+                ) from None
         paho = client._client  # aiomqtt has no public non-awaiting publish
         limit = min(
             self.settings.max_inflight, self.stats.broker_receive_maximum or self.settings.max_inflight
@@ -340,6 +357,9 @@ class Publisher:
         async for message in client.messages:
             command = self.topics.command_of(str(message.topic))
             if command is None:
+                echo = str(message.topic) == self.topics.state and payload_bytes(message) == ONLINE
+                if echo and self._birth_echo is not None:
+                    self._birth_echo.set()
                 continue
             props = message.properties
             response_topic = getattr(props, "ResponseTopic", None) if props is not None else None

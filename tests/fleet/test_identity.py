@@ -189,3 +189,30 @@ async def test_nats_station_cannot_read_the_gateways_delivery_subjects(
         listening.cancel()
         await asyncio.gather(listening, return_exceptions=True)
     assert eavesdropped == []
+
+
+@pytest.mark.timeout(90)
+async def test_station_with_the_consumers_read_only_identity_loses_nothing(
+    endpoint: Endpoint, fleet: Fleet, tmp_path: Path
+) -> None:
+    """The consumer's identity may subscribe under the station's base but not publish: NATS 2.9
+    acknowledges such publishes under MQTT 3.1.1 and drops them, so the station must notice first."""
+    a = fleet.station_a
+    count = 50
+    state = tmp_path / "state"
+    async with consumer(endpoint, fleet.billing, client_id="billing-readonly") as seen:
+        reader = DaemonProcess(
+            station_config(endpoint, fleet.billing, state, station=a.user, count=count), tmp_path / "reader"
+        )
+        reader.start()
+        await reader.wait_ready()
+        await wait_until(
+            lambda: "lost or refused" in reader.log(), 40, "the refusal in the log", interval=0.2
+        )
+        assert await reader.stop() == 0
+        assert synthetic_seqs(seen, a.user) == []
+        right = DaemonProcess(station_config(endpoint, a, state, count=count), tmp_path / "right")
+        right.start()
+        await seen.wait_for(lambda _: len(set(synthetic_seqs(seen, a.user))) >= count, 30, "every event")
+        assert await right.stop() == 0
+    assert sorted(set(synthetic_seqs(seen, a.user))) == list(range(count))
