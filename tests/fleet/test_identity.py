@@ -88,30 +88,37 @@ async def spy_on(spy: aiomqtt.Client, into: list[aiomqtt.Message]) -> None:
             into.append(message)
 
 
+async def refused_then_right(
+    endpoint: Endpoint, fleet: Fleet, station: Identity, given: Identity, expected_log: str, tmp_path: Path
+) -> None:
+    """``station``'s daemon started with the ``given`` identity logs ``expected_log`` and publishes
+    nothing; restarted with its own identity, every event it stored meanwhile arrives."""
+    count = 50
+    state = tmp_path / "state"
+    async with consumer(endpoint, fleet.billing, client_id=f"billing-{given.user}") as seen:
+        wrong = DaemonProcess(
+            station_config(endpoint, given, state, station=station.user, count=count), tmp_path / "wrong"
+        )
+        wrong.start()
+        await wrong.wait_ready()  # READY even though refused: the events are stored meanwhile
+        await wait_until(lambda: expected_log in wrong.log(), 40, "the refusal in the log", interval=0.2)
+        assert await wrong.stop() == 0
+        assert synthetic_seqs(seen, station.user) == []
+        assert given.password not in wrong.log()
+        right = DaemonProcess(station_config(endpoint, station, state, count=count), tmp_path / "right")
+        right.start()
+        await seen.wait_for(lambda _: len(set(synthetic_seqs(seen, station.user))) >= count, 30, "all events")
+        assert await right.stop() == 0
+    assert sorted(set(synthetic_seqs(seen, station.user))) == list(range(count))
+
+
 @pytest.mark.timeout(90)
 async def test_wrong_identity_is_reported_and_nothing_is_lost(
     endpoint: Endpoint, fleet: Fleet, tmp_path: Path
 ) -> None:
     """Station B's daemon configured with station A's credentials: it is told, and publishes nothing
     (a MQTT 3.1.1 engine may acknowledge a refused publish and drop it, so it must not try)."""
-    b = fleet.station_b
-    count = 50
-    state = tmp_path / "state"
-    async with consumer(endpoint, fleet.billing, client_id="billing-wrong") as seen:
-        wrong = DaemonProcess(
-            station_config(endpoint, fleet.station_a, state, station=b.user, count=count), tmp_path / "wrong"
-        )
-        wrong.start()
-        await wrong.wait_ready()  # READY even though refused: the events are stored meanwhile
-        await wait_until(lambda: ACL_HINT in wrong.log(), 30, "the ACL refusal in the log", interval=0.2)
-        assert await wrong.stop() == 0
-        assert synthetic_seqs(seen, b.user) == []
-        assert fleet.station_a.password not in wrong.log()
-        right = DaemonProcess(station_config(endpoint, b, state, count=count), tmp_path / "right")
-        right.start()
-        await seen.wait_for(lambda _: len(set(synthetic_seqs(seen, b.user))) >= count, 30, "every event")
-        assert await right.stop() == 0
-    assert sorted(set(synthetic_seqs(seen, b.user))) == list(range(count))
+    await refused_then_right(endpoint, fleet, fleet.station_b, fleet.station_a, ACL_HINT, tmp_path)
 
 
 @pytest.mark.timeout(60)
@@ -197,22 +204,4 @@ async def test_station_with_the_consumers_read_only_identity_loses_nothing(
 ) -> None:
     """The consumer's identity may subscribe under the station's base but not publish: NATS 2.9
     acknowledges such publishes under MQTT 3.1.1 and drops them, so the station must notice first."""
-    a = fleet.station_a
-    count = 50
-    state = tmp_path / "state"
-    async with consumer(endpoint, fleet.billing, client_id="billing-readonly") as seen:
-        reader = DaemonProcess(
-            station_config(endpoint, fleet.billing, state, station=a.user, count=count), tmp_path / "reader"
-        )
-        reader.start()
-        await reader.wait_ready()
-        await wait_until(
-            lambda: "lost or refused" in reader.log(), 40, "the refusal in the log", interval=0.2
-        )
-        assert await reader.stop() == 0
-        assert synthetic_seqs(seen, a.user) == []
-        right = DaemonProcess(station_config(endpoint, a, state, count=count), tmp_path / "right")
-        right.start()
-        await seen.wait_for(lambda _: len(set(synthetic_seqs(seen, a.user))) >= count, 30, "every event")
-        assert await right.stop() == 0
-    assert sorted(set(synthetic_seqs(seen, a.user))) == list(range(count))
+    await refused_then_right(endpoint, fleet, fleet.station_a, fleet.billing, "lost or refused", tmp_path)
