@@ -35,7 +35,7 @@ class Ledger:
     deliveries: int = 0
     ids: Counter[str] = field(default_factory=Counter)
     seqs: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    latencies: list[float] = field(default_factory=list)
+    latencies: list[tuple[float, float]] = field(default_factory=list)  # (monotonic arrival, seconds)
     arrivals: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # monotonic
     by_worker: Counter[str] = field(default_factory=Counter)
     first_at: float | None = None
@@ -51,10 +51,13 @@ class Ledger:
             self.seqs[station].add(event["data"]["seq"])
             self.arrivals[station].append(now)
             # Same host, same clock: occurred_at is set by the station when its driver made the event.
-            self.latencies.append(wall - datetime.fromisoformat(event["occurred_at"]).timestamp())
+            self.latencies.append((now, wall - datetime.fromisoformat(event["occurred_at"]).timestamp()))
         self.ids[event["event_id"]] += 1
         self.first_at = self.first_at or now
         self.last_at = now
+
+    def latencies_between(self, start: float, end: float = float("inf")) -> list[float]:
+        return [latency for at, latency in self.latencies if start <= at < end]
 
     @property
     def unique(self) -> int:
