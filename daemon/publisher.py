@@ -40,6 +40,7 @@ from daemon.topics import Topics
 log = logging.getLogger(__name__)
 
 FETCH_PAGE = 500
+BIRTH_ECHO_SECONDS = 15.0  # MQTT 3.1.1: how long our own birth may take to come back before draining
 STABLE_AFTER_SECONDS = 30.0  # a connection that lasted this long resets the backoff
 ONLINE = Availability(state="online").model_dump_json().encode()
 OFFLINE = Availability(state="offline").model_dump_json().encode()
@@ -68,6 +69,16 @@ RequestRouter = Callable[[Request], Awaitable[Answer]]
 
 class PublishRefusedError(aiomqtt.MqttError):
     """The broker answered a publish with an error reason code (MQTT 5): the event stays stored."""
+
+
+class AclRefusedError(aiomqtt.MqttError):
+    """The broker refused the station its own request topic: its ACL does not match this station."""
+
+
+def _suback_refused(granted: Any) -> bool:
+    """MQTT 5 reason codes or MQTT 3.1.1 granted QoS values; 0x80 and above is a refusal."""
+    codes = granted if isinstance(granted, list | tuple) else [granted]
+    return any(c.is_failure if isinstance(c, ReasonCode) else int(c) >= 0x80 for c in codes)
 
 
 class PublisherStats:
@@ -105,6 +116,7 @@ class Publisher:
         self.router = router
         self.stats = PublisherStats()
         self._client: aiomqtt.Client | None = None
+        self._birth_echo: asyncio.Event | None = None  # MQTT 3.1.1: set when our birth came back
         self._tls: ssl.SSLContext | None = None
         self._backoff = Backoff(settings.reconnect_min_seconds, settings.reconnect_max_seconds)
         self.servers = ServerRotation(settings.server_list())
@@ -253,12 +265,32 @@ class Publisher:
             self.servers.connected()
             self.stats.connects_total += 1
             log.info("MQTT connected to %s", self.servers.current)
-            # Subscribe first, so that "online" also means "listening to requests".
-            await client.subscribe(self.topics.requests, **self._request_subscription())
+            # Subscribe first, so that "online" also means "listening to requests". A refusal is how an
+            # ACL that does not match this station shows on every engine (a MQTT 3.1.1 broker may
+            # acknowledge a refused publish and drop it): stop before publishing anything.
+            hint = (
+                "does the broker's ACL grant this station (mqtt.username) its base topic? events stay stored"
+            )
+            try:
+                granted = await client.subscribe(self.topics.requests, **self._request_subscription())
+            except aiomqtt.MqttError as exc:
+                raise AclRefusedError(
+                    f"subscribing to {self.topics.requests} failed ({exc}): {hint}"
+                ) from exc
+            if _suback_refused(granted):
+                raise AclRefusedError(
+                    f"the broker refused the subscription to {self.topics.requests}: {hint}"
+                )
+            self._birth_echo = None
+            if self.settings.protocol == "3.1.1":
+                # MQTT 3.1.1 cannot refuse a publish: a broker may acknowledge one its ACL refused and
+                # drop it (NATS 2.9 does). Our birth coming back proves we may publish under our base.
+                await client.subscribe(self.topics.state, qos=1)
+                self._birth_echo = asyncio.Event()
             await client.publish(self.topics.state, ONLINE, qos=1, retain=True)  # birth, on every connect
             self.retained.mark_all_dirty()
             async with asyncio.TaskGroup() as group:
-                group.create_task(self._drain(client), name="mqtt-drain")
+                group.create_task(self._drain(client, self._birth_echo), name="mqtt-drain")
                 group.create_task(self._publish_retained(client), name="mqtt-retained")
                 group.create_task(self._serve_requests(client, group), name="mqtt-requests")
 
@@ -274,7 +306,7 @@ class Publisher:
 
     # -- outbox drain ----------------------------------------------------------------------------
 
-    async def _drain(self, client: aiomqtt.Client) -> None:
+    async def _drain(self, client: aiomqtt.Client, birth_echo: asyncio.Event | None) -> None:
         """Publish outbox rows oldest first, ``max_inflight`` at a time, deleting each on its PUBACK.
 
         Rows go straight to the paho client under aiomqtt: aiomqtt's ``publish`` costs an Event, a
@@ -285,6 +317,15 @@ class Publisher:
         The loop is woken by one Event rather than a semaphore: PUBACKs arrive in bursts (paho reads
         every packet available at once), so one wake-up refills many slots.
         """
+        if birth_echo is not None:
+            try:
+                await asyncio.wait_for(birth_echo.wait(), BIRTH_ECHO_SECONDS)
+            except TimeoutError:
+                raise AclRefusedError(
+                    f"the broker acknowledged {self.topics.state} but never delivered it back: it drops "
+                    "this station's publishes (does its ACL grant mqtt.username this base topic?); "
+                    "events stay stored"
+                ) from None
         paho = client._client  # aiomqtt has no public non-awaiting publish
         limit = min(
             self.settings.max_inflight, self.stats.broker_receive_maximum or self.settings.max_inflight
@@ -388,6 +429,9 @@ class Publisher:
         async for message in client.messages:
             command = self.topics.command_of(str(message.topic))
             if command is None:
+                echo = str(message.topic) == self.topics.state and payload_bytes(message) == ONLINE
+                if echo and self._birth_echo is not None:
+                    self._birth_echo.set()
                 continue
             if message.retain and not message.payload:
                 continue  # a requester clearing the retained request we refused: not a request

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Passerelle needs on Debian 12 (as root, or with sudo available):
 # the system packages (broker, pcscd + vpcd, build deps of pyscard, chromium and node for the
-# TypeScript client's tiers, the Debian package tools), then a venv locked by uv.lock and clients/js's
-# package-lock.json.
+# TypeScript client's tiers, the Debian package tools, the fleet tests' engines), then a venv locked by
+# uv.lock and clients/js's package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,7 @@ apt_packages=(
     util-linux systemd xkb-data openssl
     chromium
     dpkg-dev binutils lintian mmdebstrap zstd   # scripts/package.sh and tests/packaging
+    nats-server rabbitmq-server  # fleet tests start their own clusters/nodes on loopback (tests/engines.py)
 )
 # The TypeScript client's build and tests need node >= 18 with npm: Debian's, unless one is installed.
 command -v node >/dev/null && command -v npm >/dev/null || apt_packages+=(nodejs npm)

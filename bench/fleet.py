@@ -1,0 +1,253 @@
+"""Fleet bench: N real station daemons (synthetic family) on a broker engine, a billing consumer group,
+and on NATS one cluster node killed and restarted mid-run.
+
+    .venv/bin/python -m bench.fleet --engine nats --stations 20 --rate 20 --seconds 30 --kill-at 10
+    .venv/bin/python -m bench.fleet --engine mosquitto --stations 20 --rate 20 --seconds 30
+
+Prints aggregate events/s, station → consumer p50/p99, the failover time (the longest silence of a
+station whose node was killed), duplicates, missing events, event-id uniqueness and the cost of one
+station (CPU share of a core and RSS, measured on the daemon processes). Targets (issue 13): 0 missing,
+failover <= 5 s, ids unique.
+
+Stations are spread over the cluster's nodes. Until ``mqtt.servers`` exists in the station's
+configuration each station knows one node only and waits for it; once it exists the bench gives each
+station every node, its own first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import re
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from math import inf
+from pathlib import Path
+from typing import Any
+
+from bench.fleet_consumers import Ledger, mosquitto_group, nats_group
+from daemon.broker import PrivateBroker
+from daemon.config import MqttSettings
+from tests.engines import NatsCluster
+from tests.support import DaemonProcess, base_config
+
+CLOCK_TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
+
+
+@dataclass
+class Cluster:
+    """Where the stations connect (MQTT) and the consumer group reads, whatever the engine."""
+
+    mqtt_ports: list[int]
+    nats: NatsCluster | None = None
+    mosquitto: PrivateBroker | None = None
+
+
+def process_cpu_seconds(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return 0.0
+
+
+def process_rss_mb(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def station_accounts(daemon: DaemonProcess, received: int) -> tuple[int, int, int]:
+    """(produced, still stored, lost) for a stopped station: what its driver committed (its progress
+    file), what its outbox kept (its stop line), and the rest, which the consumer should have."""
+    progress = daemon.workdir / "state" / "synthetic-counter.progress"
+    produced = int(progress.read_text() or 0) if progress.exists() else 0
+    stored = [int(n) for n in re.findall(r"stopped; (\d+) events remain", daemon.log())]
+    remaining = stored[-1] if stored else 0
+    return produced, remaining, max(0, produced - remaining - received)
+
+
+def milliseconds(latencies: list[float]) -> list[float] | None:
+    """[p50, p99] in milliseconds."""
+    if not latencies:
+        return None
+    return [round(percentile(latencies, 50) * 1000, 1), round(percentile(latencies, 99) * 1000, 1)]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
+
+
+@contextlib.asynccontextmanager
+async def engine(name: str, workdir: Path) -> AsyncIterator[Cluster]:
+    if name == "nats":
+        with NatsCluster(workdir / "nats") as nats_cluster:
+            yield Cluster([n.mqtt_port for n in nats_cluster.nodes], nats=nats_cluster)
+    else:
+        with PrivateBroker() as broker:  # its own temporary directory
+            yield Cluster([broker.port], mosquitto=broker)
+
+
+def station_config(cluster: Cluster, index: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    own = index % len(cluster.mqtt_ports)
+    mqtt: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": cluster.mqtt_ports[own],
+        # NATS 2.9's MQTT gateway speaks 3.1.1 only; Mosquitto takes the daemon's default, MQTT 5.
+        "protocol": "3.1.1" if cluster.nats else "5",
+        "reconnect_min_seconds": 0.2,
+        "reconnect_max_seconds": 2.0,
+    }
+    if "servers" in MqttSettings.model_fields:  # failover (issue 13 item 1): its own node first
+        ports = cluster.mqtt_ports[own:] + cluster.mqtt_ports[:own]
+        mqtt["servers"] = [f"127.0.0.1:{port}" for port in ports]
+    device = {"id": "counter", "rate": args.rate, "count": int(args.rate * args.seconds), "resume": True}
+    config = base_config(
+        mqtt["port"], workdir / "state", station=f"station-{index:03d}", synthetic={"devices": [device]}
+    )
+    config["mqtt"] = mqtt
+    config["logging"] = {"level": "INFO", "format": "json"}  # the stop line tells what stays stored
+    return config
+
+
+async def start_stations(cluster: Cluster, args: argparse.Namespace, workdir: Path) -> list[DaemonProcess]:
+    stations = []
+    for index in range(args.stations):
+        station_dir = workdir / f"station-{index:03d}"
+        daemon = DaemonProcess(station_config(cluster, index, args, station_dir), station_dir)
+        daemon.start()
+        stations.append(daemon)
+    for daemon in stations:
+        await daemon.wait_ready(timeout=120)
+    return stations
+
+
+async def stop_stations(stations: list[DaemonProcess]) -> list[str]:
+    """SIGTERM each; a station that does not exit in time is killed and named, with its last log."""
+    stuck = []
+    for daemon in stations:
+        try:
+            await daemon.stop(timeout=30)
+        except AssertionError:
+            stuck.append(daemon.workdir.name)
+            if daemon.process is not None:  # faulthandler (PYTHONFAULTHANDLER) prints every thread's stack
+                daemon.process.send_signal(signal.SIGABRT)
+                await asyncio.sleep(3)
+            print(
+                f"{daemon.workdir.name} did not stop on SIGTERM; log tail:\n{daemon.log()[-6000:]}",
+                file=sys.stderr,
+            )
+            await daemon.kill()
+    return stuck
+
+
+async def kill_and_restart(cluster: Cluster, args: argparse.Namespace) -> float | None:
+    """Kill node 0 at ``--kill-at`` seconds, restart it ``--down`` seconds later; the kill time."""
+    if cluster.nats is None or args.kill_at is None:
+        return None
+    await asyncio.sleep(args.kill_at)
+    killed_at = time.monotonic()
+    cluster.nats.kill_node(0)
+    await asyncio.sleep(args.down)
+    cluster.nats.start_node(0)
+    return killed_at
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    ledger = Ledger()
+    expected_per_station = int(args.rate * args.seconds)
+    with tempfile.TemporaryDirectory(prefix="passerelle-fleet-") as tmp:
+        workdir = Path(tmp)
+        async with engine(args.engine, workdir) as cluster:
+            group = (
+                nats_group([f"nats://127.0.0.1:{n.client_port}" for n in cluster.nats.nodes[1:]], ledger, 2)
+                if cluster.nats
+                else mosquitto_group("127.0.0.1", cluster.mqtt_ports[0], ledger, 2)
+            )
+            async with group:
+                started = time.monotonic()
+                stations = await start_stations(cluster, args, workdir)
+                ready_seconds = time.monotonic() - started
+                cpu_before = {d: process_cpu_seconds(d.process.pid) for d in stations if d.process}
+                window_start = time.monotonic()
+                killer = asyncio.create_task(kill_and_restart(cluster, args))
+                deadline = window_start + args.seconds + args.drain
+                total = expected_per_station * args.stations
+                while ledger.received() < total and time.monotonic() < deadline:
+                    await asyncio.sleep(0.2)
+                window = time.monotonic() - window_start
+                killed_at = await killer
+                cpu = [process_cpu_seconds(d.process.pid) - cpu_before[d] for d in stations if d.process]
+                rss = [process_rss_mb(d.process.pid) for d in stations if d.process]
+                stuck = await stop_stations(stations)
+                accounts = [station_accounts(d, len(ledger.seqs.get(d.workdir.name, ()))) for d in stations]
+    per_station_expected = set(range(expected_per_station))
+    missing = sum(
+        len(per_station_expected - ledger.seqs.get(f"station-{i:03d}", set())) for i in range(args.stations)
+    )
+    pairs = sum(len(s) for s in ledger.seqs.values())
+    affected = [f"station-{i:03d}" for i in range(0, args.stations, 3)] if killed_at else []
+    failover = max((ledger.largest_gap(s, killed_at) for s in affected), default=None) if killed_at else None
+    span = (ledger.last_at - ledger.first_at) if ledger.first_at else float("nan")
+    return {
+        "engine": args.engine,
+        "stations": args.stations,
+        "rate_per_station": args.rate,
+        "expected": expected_per_station * args.stations,
+        "received_unique": ledger.unique,
+        "deliveries": ledger.deliveries,
+        "duplicates": ledger.duplicates,
+        "missing": missing,
+        "produced": sum(a[0] for a in accounts),
+        "still_stored_in_station_outboxes": sum(a[1] for a in accounts),
+        "lost": sum(a[2] for a in accounts),
+        "ids_unique_across_stations": ledger.unique == pairs,
+        "events_per_second": round(ledger.unique / span, 1) if span == span and span > 0 else None,
+        # All events, and those delivered once every station was up (start-up competes for the CPU)
+        # and, on NATS, before the kill (the outage's own delays are the failover figure).
+        "latency_ms_p50_p99": milliseconds(ledger.latencies_between(0)),
+        "steady_latency_ms_p50_p99": milliseconds(ledger.latencies_between(window_start, killed_at or inf)),
+        "failover_seconds": round(failover, 2) if failover is not None else None,
+        "node_down_seconds": args.down if killed_at else None,
+        "stations_on_killed_node": len(affected),
+        "stations_know_every_node": "servers" in MqttSettings.model_fields,
+        "per_worker": dict(ledger.by_worker),
+        "station_cpu_percent_of_core_mean": round(100 * statistics.mean(cpu) / window, 2) if cpu else None,
+        "station_rss_mb_mean": round(statistics.mean(rss), 1) if rss else None,
+        "stations_ready_seconds": round(ready_seconds, 1),
+        "stations_not_stopping_on_sigterm": stuck,
+        "window_seconds": round(window, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--engine", choices=["nats", "mosquitto"], default="nats")
+    parser.add_argument("--stations", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=20.0, help="events per second per station")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long each station produces")
+    parser.add_argument("--kill-at", type=float, default=None, help="NATS: kill node 0 after this many s")
+    parser.add_argument("--down", type=float, default=3.0, help="NATS: seconds before node 0 restarts")
+    parser.add_argument("--drain", type=float, default=60.0, help="extra seconds allowed to receive all")
+    args = parser.parse_args(argv)
+    result = asyncio.run(run(args))
+    print(json.dumps(result, indent=2))
+    ok = result["missing"] == 0 and result["ids_unique_across_stations"]
+    if result["failover_seconds"] is not None:
+        ok = ok and result["failover_seconds"] <= 5.0
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

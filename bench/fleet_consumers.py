@@ -1,0 +1,141 @@
+"""The billing side of the fleet bench: a consumer group per engine, and a ledger of what it received.
+
+- Mosquitto: MQTT 5 shared subscription ``$share/billing/passerelle/+/synthetic``, one aiomqtt client
+  per worker; the broker spreads the messages over the group.
+- NATS: a JetStream stream (replicas 3) capturing ``passerelle.*.synthetic`` and one durable pull
+  consumer that every worker fetches from, so the group survives a node and a worker restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import aiomqtt
+import nats
+from nats.js.api import StreamConfig
+from nats.js.errors import FetchTimeoutError
+
+SHARED_FILTER = "$share/billing/passerelle/+/synthetic"
+NATS_SUBJECTS = "passerelle.*.synthetic"
+
+
+@dataclass
+class Ledger:
+    """Every delivery, by event id and by station, with station → consumer latency."""
+
+    deliveries: int = 0
+    ids: Counter[str] = field(default_factory=Counter)
+    seqs: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    latencies: list[tuple[float, float]] = field(default_factory=list)  # (monotonic arrival, seconds)
+    arrivals: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # monotonic
+    by_worker: Counter[str] = field(default_factory=Counter)
+    first_at: float | None = None
+    last_at: float = 0.0
+
+    def add(self, payload: bytes, worker: str) -> None:
+        now, wall = time.monotonic(), time.time()
+        event = json.loads(payload)
+        self.deliveries += 1
+        self.by_worker[worker] += 1
+        if self.ids[event["event_id"]] == 0:
+            station = event["station"]
+            self.seqs[station].add(event["data"]["seq"])
+            self.arrivals[station].append(now)
+            # Same host, same clock: occurred_at is set by the station when its driver made the event.
+            self.latencies.append((now, wall - datetime.fromisoformat(event["occurred_at"]).timestamp()))
+        self.ids[event["event_id"]] += 1
+        self.first_at = self.first_at or now
+        self.last_at = now
+
+    def latencies_between(self, start: float, end: float = float("inf")) -> list[float]:
+        return [latency for at, latency in self.latencies if start <= at < end]
+
+    @property
+    def unique(self) -> int:
+        return len(self.ids)
+
+    @property
+    def duplicates(self) -> int:
+        return self.deliveries - self.unique
+
+    def received(self) -> int:
+        return sum(len(s) for s in self.seqs.values())
+
+    def largest_gap(self, station: str, after: float) -> float:
+        """Longest silence in a station's deliveries that ends after ``after`` (a monotonic time)."""
+        times = self.arrivals.get(station, [])
+        gaps = [b - a for a, b in itertools.pairwise(times) if b > after]
+        return max(gaps, default=0.0)
+
+
+@contextlib.asynccontextmanager
+async def mosquitto_group(host: str, port: int, ledger: Ledger, workers: int) -> AsyncIterator[None]:
+    async def worker(name: str, ready: asyncio.Event) -> None:
+        async with aiomqtt.Client(host, port, identifier=name, protocol=aiomqtt.ProtocolVersion.V5) as client:
+            await client.subscribe(SHARED_FILTER, qos=1)
+            ready.set()
+            async for message in client.messages:
+                ledger.add(message.payload if isinstance(message.payload, bytes) else b"", name)
+
+    async with _run_group(worker, workers):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def nats_group(client_urls: list[str], ledger: Ledger, workers: int) -> AsyncIterator[None]:
+    connection = await nats.connect(servers=client_urls, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    jetstream = connection.jetstream()
+    await jetstream.add_stream(StreamConfig(name="BILLING", subjects=[NATS_SUBJECTS], num_replicas=3))
+
+    async def worker(name: str, ready: asyncio.Event) -> None:
+        subscription = await jetstream.pull_subscribe(NATS_SUBJECTS, durable="billing", stream="BILLING")
+        ready.set()
+        while True:
+            try:
+                messages = await subscription.fetch(200, timeout=1)
+            except (FetchTimeoutError, TimeoutError, nats.errors.Error):
+                continue  # nothing new, or a node in the middle of an election: fetch again
+            for message in messages:
+                ledger.add(message.data, name)
+                await message.ack()
+
+    try:
+        async with _run_group(worker, workers):
+            yield
+    finally:
+        await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def _run_group(
+    worker: Callable[[str, asyncio.Event], Coroutine[Any, Any, None]], count: int
+) -> AsyncIterator[None]:
+    """Run ``count`` workers; yield once each has subscribed (set its event); cancel them on exit."""
+    readies = [asyncio.Event() for _ in range(count)]
+    tasks = [asyncio.create_task(worker(f"billing-{n}", ready)) for n, ready in enumerate(readies)]
+    try:
+
+        async def all_subscribed() -> None:
+            await asyncio.gather(*(ready.wait() for ready in readies))
+
+        subscribed = asyncio.create_task(all_subscribed())
+        pending: list[asyncio.Task[None]] = [subscribed, *tasks]
+        done, _ = await asyncio.wait(pending, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        if subscribed not in done:
+            failed = [t.exception() for t in tasks if t.done()]
+            subscribed.cancel()
+            raise RuntimeError(f"the consumer group did not subscribe: {failed or 'timed out'}")
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
