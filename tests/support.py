@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -210,6 +211,8 @@ class NotifySocket:
     """A datagram socket standing in for systemd's NOTIFY_SOCKET."""
 
     def __init__(self, path: Path) -> None:
+        if len(os.fsencode(path)) > 100:  # sun_path holds 108 bytes; pytest-xdist's temp paths are long
+            path = Path(tempfile.mkdtemp(prefix="notify-")) / path.name
         self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(path))
@@ -251,7 +254,7 @@ class DaemonProcess:
     def start(self, extra_args: list[str] | None = None) -> None:
         notify_path = self.workdir / f"notify-{time.monotonic_ns()}.sock"
         self.notify = NotifySocket(notify_path)
-        env = {**os.environ, "NOTIFY_SOCKET": str(notify_path), "PYTHONFAULTHANDLER": "1", **self.env}
+        env = {**os.environ, "NOTIFY_SOCKET": str(self.notify.path), "PYTHONFAULTHANDLER": "1", **self.env}
         self.started_at = time.monotonic()
         self._log = self.log_path.open("ab")
         RUNNING.append(self)

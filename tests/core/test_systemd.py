@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_notifier_speaks_to_abstract_and_path_sockets(tmp_path: Path) -> None:
     listener = NotifySocket(tmp_path / "notify.sock")
-    notifier = Notifier(str(tmp_path / "notify.sock"))
+    notifier = Notifier(str(listener.path))
     assert notifier.ready("2 drivers")
     assert notifier.watchdog()
     assert listener.poll() == [{"READY": "1", "STATUS": "2 drivers"}, {"WATCHDOG": "1"}]
@@ -40,7 +40,7 @@ def test_notifier_drops_instead_of_blocking_when_nobody_reads(tmp_path: Path) ->
     """A datagram socket queues only net.unix.max_dgram_qlen unread messages; then a send must fail
     at once (and count), not wait for a reader that may never come."""
     listener = NotifySocket(tmp_path / "notify.sock")  # bound, never read
-    notifier = Notifier(str(tmp_path / "notify.sock"))
+    notifier = Notifier(str(listener.path))
     results: list[bool] = []
     sender = threading.Thread(target=lambda: results.extend(notifier.watchdog() for _ in range(200)))
     try:
