@@ -51,6 +51,7 @@ async def test_card_dropped_in_watched_folder_yields_days_periods_renewal(
     media, exports, staging = tmp_path / "media", tmp_path / "exports", tmp_path / "staging"
     card_a = write_card(replace(BUILTIN["good"], days=130), staging / "a-card")
     card_b = write_card(replace(BUILTIN["borderline"], days=60), staging / "b-card")
+    media.mkdir()  # the mount point exists before the card (the driver would make it, but maybe later)
     async with (
         collect(broker.host, broker.port, "passerelle/test/#") as seen,
         inprocess_daemon(config(broker, tmp_path, media, exports)),
