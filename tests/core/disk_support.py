@@ -10,7 +10,6 @@ import os
 import subprocess
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import generate_latest
 from pydantic import BaseModel
@@ -25,7 +24,8 @@ from daemon.driver import (
     DriverItem,
     RequestHandler,
 )
-from daemon.family import CliCommands, DoctorCheck, Family, FamilySection, load_families
+from daemon.family import Family, FamilySection, load_families
+from tests.core.family_support import PlainFamily
 
 SCHEMA = "test.desk/1"
 
@@ -135,7 +135,7 @@ class DeskDriver:
         return {}
 
 
-class DeskFamily:
+class DeskFamily(PlainFamily):
     name = "desk"
     section_model = FamilySection
     event_models: Mapping[str, type[BaseModel]] = {SCHEMA: Visit}
@@ -146,15 +146,6 @@ class DeskFamily:
 
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
         return [self.driver]
-
-    def add_cli_commands(self, commands: CliCommands) -> None:
-        return None
-
-    def doctor(self, section: FamilySection | None) -> Sequence[DoctorCheck]:
-        return []
-
-    def demo(self, workdir: Path) -> contextlib.AbstractAsyncContextManager[dict[str, Any] | None]:
-        raise NotImplementedError
 
 
 def with_desk() -> tuple[dict[str, Family], DeskDriver]:
