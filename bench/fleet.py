@@ -26,7 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from math import inf
 from pathlib import Path
@@ -87,6 +87,17 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
 
 
+@contextlib.contextmanager
+def workdir_for(keep: Path | None) -> Iterator[Path]:
+    """``--keep DIR``: the stations' and nodes' logs stay there (a fresh directory); else a temporary one."""
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix="passerelle-fleet-") as tmp:
+            yield Path(tmp)
+        return
+    keep.mkdir(parents=True, exist_ok=False)
+    yield keep
+
+
 @contextlib.asynccontextmanager
 async def engine(name: str, workdir: Path) -> AsyncIterator[Cluster]:
     if name == "nats":
@@ -115,7 +126,7 @@ def station_config(cluster: Cluster, index: int, args: argparse.Namespace, workd
         mqtt["port"], workdir / "state", station=f"station-{index:03d}", synthetic={"devices": [device]}
     )
     config["mqtt"] = mqtt
-    config["logging"] = {"level": "INFO", "format": "json"}  # the stop line tells what stays stored
+    config["logging"] = {"level": args.log_level, "format": "json"}  # the stop line tells what stays stored
     return config
 
 
@@ -165,8 +176,7 @@ async def kill_and_restart(cluster: Cluster, args: argparse.Namespace) -> float 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     ledger = Ledger()
     expected_per_station = int(args.rate * args.seconds)
-    with tempfile.TemporaryDirectory(prefix="passerelle-fleet-") as tmp:
-        workdir = Path(tmp)
+    with workdir_for(args.keep) as workdir:
         async with engine(args.engine, workdir) as cluster:
             group = (
                 nats_group([f"nats://127.0.0.1:{n.client_port}" for n in cluster.nats.nodes[1:]], ledger, 2)
@@ -197,6 +207,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     pairs = sum(len(s) for s in ledger.seqs.values())
     affected = [f"station-{i:03d}" for i in range(0, args.stations, 3)] if killed_at else []
     failover = max((ledger.largest_gap(s, killed_at) for s in affected), default=None) if killed_at else None
+    # Where each affected station's longest silence lies, in seconds from the kill (to read its log by).
+    gaps = {s: ledger.largest_gap_span(s, killed_at) for s in affected} if killed_at else {}
     span = (ledger.last_at - ledger.first_at) if ledger.first_at else float("nan")
     return {
         "engine": args.engine,
@@ -217,6 +229,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "latency_ms_p50_p99": milliseconds(ledger.latencies_between(0)),
         "steady_latency_ms_p50_p99": milliseconds(ledger.latencies_between(window_start, killed_at or inf)),
         "failover_seconds": round(failover, 2) if failover is not None else None,
+        "failover_gaps_from_kill": {
+            s: [round(a - killed_at, 2), round(b - killed_at, 2)] for s, (a, b) in gaps.items() if killed_at
+        },
+        "killed_at_unix": round(killed_at + time.time() - time.monotonic(), 3) if killed_at else None,
         "node_down_seconds": args.down if killed_at else None,
         "stations_on_killed_node": len(affected),
         "stations_know_every_node": "servers" in MqttSettings.model_fields,
@@ -240,6 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kill-at", type=float, default=None, help="NATS: kill node 0 after this many s")
     parser.add_argument("--down", type=float, default=3.0, help="NATS: seconds before node 0 restarts")
     parser.add_argument("--drain", type=float, default=60.0, help="extra seconds allowed to receive all")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="a new directory where the stations' and nodes' logs stay"
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", help="the stations' (DEBUG: every MQTT packet, with --keep to read)"
+    )
     args = parser.parse_args(argv)
     result = asyncio.run(run(args))
     print(json.dumps(result, indent=2))

@@ -76,6 +76,12 @@ class Ledger:
         gaps = [b - a for a, b in itertools.pairwise(times) if b > after]
         return max(gaps, default=0.0)
 
+    def largest_gap_span(self, station: str, after: float) -> tuple[float, float]:
+        """(start, end) of that silence (monotonic), or (after, after) when there is none."""
+        times = self.arrivals.get(station, [])
+        spans = [(a, b) for a, b in itertools.pairwise(times) if b > after]
+        return max(spans, key=lambda span: span[1] - span[0], default=(after, after))
+
 
 @contextlib.asynccontextmanager
 async def mosquitto_group(host: str, port: int, ledger: Ledger, workers: int) -> AsyncIterator[None]:

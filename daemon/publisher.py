@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 
 FETCH_PAGE = 500
 BIRTH_ECHO_SECONDS = 15.0  # MQTT 3.1.1: how long our own birth may take to come back before draining
+# With several servers: how long the session's opening requests (subscriptions, birth) may wait for
+# their answer before the next server is tried. A NATS node whose JetStream lost its raft leaders with
+# another node holds them until its own 4 s API timeout, often twice (measured: 10 s, aiomqtt's whole
+# timeout, then a failover that worked at once); a healthy node answers in milliseconds.
+OPENING_TIMEOUT_SECONDS = 4.5
 STABLE_AFTER_SECONDS = 30.0  # a connection that lasted this long resets the backoff
 ONLINE = Availability(state="online").model_dump_json().encode()
 OFFLINE = Availability(state="offline").model_dump_json().encode()
@@ -271,8 +276,11 @@ class Publisher:
             hint = (
                 "does the broker's ACL grant this station (mqtt.username) its base topic? events stay stored"
             )
+            opening = OPENING_TIMEOUT_SECONDS if len(self.servers.servers) > 1 else None
             try:
-                granted = await client.subscribe(self.topics.requests, **self._request_subscription())
+                granted = await client.subscribe(
+                    self.topics.requests, **self._request_subscription(), timeout=opening
+                )
             except aiomqtt.MqttError as exc:
                 raise AclRefusedError(
                     f"subscribing to {self.topics.requests} failed ({exc}): {hint}"
@@ -285,9 +293,14 @@ class Publisher:
             if self.settings.protocol == "3.1.1":
                 # MQTT 3.1.1 cannot refuse a publish: a broker may acknowledge one its ACL refused and
                 # drop it (NATS 2.9 does). Our birth coming back proves we may publish under our base.
-                await client.subscribe(self.topics.state, qos=1)
+                # QoS 0: on NATS a QoS 1 subscription is a JetStream consumer, whose deliveries stall
+                # while a node lost takes its raft leaders away (measured: the echo 7-20 s late after
+                # a node kill, so the drain waited that long). A QoS 0 one is a plain NATS
+                # subscription, and the echo proves the ACL just as well.
+                await client.subscribe(self.topics.state, qos=0, timeout=opening)
                 self._birth_echo = asyncio.Event()
-            await client.publish(self.topics.state, ONLINE, qos=1, retain=True)  # birth, on every connect
+            # The birth, on every connect.
+            await client.publish(self.topics.state, ONLINE, qos=1, retain=True, timeout=opening)
             self.retained.mark_all_dirty()
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._drain(client, self._birth_echo), name="mqtt-drain")

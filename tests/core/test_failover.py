@@ -3,12 +3,14 @@ other within seconds, and back again when that one dies in turn. Nothing is lost
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from daemon.broker import PrivateBroker
+from daemon.publisher import OPENING_TIMEOUT_SECONDS
 from tests.support import MqttCollector, base_config, collect, inprocess_daemon
 
 FAILOVER_TARGET_SECONDS = 5.0
@@ -94,3 +96,47 @@ async def test_failover_to_the_next_server_and_back_loses_nothing(tmp_path: Path
     failovers = [first_failover - first_death, back - second_death]
     print(f"failover seconds: {failovers[0]:.3f}, {failovers[1]:.3f}; redelivered: {len(received) - EVENTS}")
     assert max(failovers) <= FAILOVER_TARGET_SECONDS
+
+
+@contextlib.asynccontextmanager
+async def accepting_then_silent() -> AsyncIterator[int]:
+    """A server that accepts the MQTT connection (CONNACK) and then answers nothing, as a NATS node
+    whose JetStream lost its leaders holds a SUBSCRIBE or a publish. Yields its port."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            await reader.read(1024)  # the CONNECT
+            writer.write(bytes([0x20, 0x03, 0x00, 0x00, 0x00]))  # MQTT 5 CONNACK, accepted
+            await writer.drain()
+            while await reader.read(1024):
+                pass  # SUBSCRIBE, PUBLISH, PINGREQ: never answered
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+async def test_a_server_that_accepts_then_holds_the_opening_requests_is_left_quickly(tmp_path: Path) -> None:
+    """Not aiomqtt's 10 s: the subscriptions and birth of a new session get OPENING_TIMEOUT_SECONDS
+    when there is another server to try."""
+    async with accepting_then_silent() as silent_port:
+        with PrivateBroker() as good:
+            config = base_config(
+                good.port,
+                tmp_path / "state",
+                mqtt={"servers": [f"127.0.0.1:{silent_port}", f"127.0.0.1:{good.port}"]},
+                synthetic={"devices": [{"id": "stream", "rate": 50, "count": 100, "resume": True}]},
+            )
+            async with watching(good) as seen:
+                started = time.monotonic()
+                async with inprocess_daemon(config) as daemon:
+                    await seen.wait_for(lambda m: bool(m), 15, "events through the second server")
+                    first = time.monotonic() - started
+                    health = daemon.health()["broker"]
+                    assert health["server"] == f"127.0.0.1:{good.port}"
+                    assert "timed out" in str(health["last_error"] or "") or first >= OPENING_TIMEOUT_SECONDS
+    print(f"first event through the second server after {first:.2f} s")
+    assert OPENING_TIMEOUT_SECONDS <= first < OPENING_TIMEOUT_SECONDS + 3 < 10
