@@ -24,13 +24,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bench.wrapping import DelegatingDriver, DelegatingFamily
-from daemon.broker import PrivateBroker
-from daemon.driver import Driver, DriverEvent, DriverItem
-from daemon.family import load_families
-from drivers.card.events import CardEvent
-from simulators.card.isolated_pcscd import IsolatedPcscd
-from simulators.card.virtual_cards import make_card
-from simulators.card.vpcd_link import GET_ATR, InsertedCard
+from passerelle.daemon.broker import PrivateBroker
+from passerelle.daemon.driver import Driver, DriverEvent, DriverItem
+from passerelle.daemon.family import load_families
+from passerelle.drivers.card.events import CardEvent
+from passerelle.simulators.card.isolated_pcscd import IsolatedPcscd
+from passerelle.simulators.card.virtual_cards import make_card
+from passerelle.simulators.card.vpcd_link import GET_ATR, InsertedCard
 from tests.support import base_config, inprocess_daemon, wait_until
 
 KINDS = ("vitale2", "cps3", "vitale1", "cps4")

@@ -22,7 +22,7 @@ from typing import Any
 
 import aiomqtt
 
-from daemon.broker import PrivateBroker, free_port
+from passerelle.daemon.broker import PrivateBroker, free_port
 from tests.support import DaemonProcess, base_config, inprocess_daemon
 
 INFLIGHT = 100

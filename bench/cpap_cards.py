@@ -15,12 +15,12 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from drivers.cpap.config import CpapSection
-from drivers.cpap.feed import DeviceBatch, plan_import
-from drivers.cpap.ledger import Ledger
-from drivers.cpap.resmed import read_card
-from simulators.cpap.card import write_card
-from simulators.cpap.profile import BUILTIN
+from passerelle.drivers.cpap.config import CpapSection
+from passerelle.drivers.cpap.feed import DeviceBatch, plan_import
+from passerelle.drivers.cpap.ledger import Ledger
+from passerelle.drivers.cpap.resmed import read_card
+from passerelle.simulators.cpap.card import write_card
+from passerelle.simulators.cpap.profile import BUILTIN
 
 
 def percentile(values: list[float], q: float) -> float:

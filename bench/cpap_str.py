@@ -15,11 +15,11 @@ from pathlib import Path
 
 import edfio
 
-from drivers.cpap.observance import compute_periods, renewal_decision
-from drivers.cpap.problems import Problem
-from drivers.cpap.resmed import read_str
-from simulators.cpap.card import write_card
-from simulators.cpap.profile import BUILTIN
+from passerelle.drivers.cpap.observance import compute_periods, renewal_decision
+from passerelle.drivers.cpap.problems import Problem
+from passerelle.drivers.cpap.resmed import read_str
+from passerelle.simulators.cpap.card import write_card
+from passerelle.simulators.cpap.profile import BUILTIN
 
 
 def median_us(fn: Callable[[], object], runs: int) -> float:

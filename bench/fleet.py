@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.fleet_consumers import Ledger, mosquitto_group, nats_group
-from daemon.broker import PrivateBroker
-from daemon.config import MqttSettings
+from passerelle.daemon.broker import PrivateBroker
+from passerelle.daemon.config import MqttSettings
 from tests.engines import NatsCluster
 from tests.support import DaemonProcess, base_config
 

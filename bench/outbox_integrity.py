@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 from uuid import uuid4
 
-from daemon import outbox_sql as sql
-from daemon.broker import free_port
-from daemon.outbox import Outbox, OutboxRow
-from daemon.outbox_integrity import inspect_files
+from passerelle.daemon import outbox_sql as sql
+from passerelle.daemon.broker import free_port
+from passerelle.daemon.outbox import Outbox, OutboxRow
+from passerelle.daemon.outbox_integrity import inspect_files
 from tests.support import DaemonProcess, base_config
 
 BUILD_BATCH = 10_000

@@ -14,8 +14,8 @@ import time
 from datetime import date
 
 from bench.scanner_latency import percentile
-from drivers.scanner.checks import hibc_check_character
-from drivers.scanner.decode import decode_text
+from passerelle.drivers.scanner.checks import hibc_check_character
+from passerelle.drivers.scanner.decode import decode_text
 from tests.scanner import test_lost_separator as samples
 
 TODAY = date(2026, 11, 24)

@@ -16,9 +16,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
-from drivers.scanner.decode import decode_text
-from drivers.scanner.payload import Problem, ScanPayload
-from simulators.scanner.fuzz import fuzz_inputs
+from passerelle.drivers.scanner.decode import decode_text
+from passerelle.drivers.scanner.payload import Problem, ScanPayload
+from passerelle.simulators.scanner.fuzz import fuzz_inputs
 
 TODAY = date(2026, 6, 1)  # fixed: the same inputs take the same paths on any day
 

@@ -22,14 +22,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bench.wrapping import DelegatingDriver, DelegatingFamily
-from daemon.broker import PrivateBroker
-from daemon.driver import Driver, DriverEvent, DriverItem
-from daemon.family import load_families
-from daemon.outbox import Outbox
-from drivers.scanner.payload import ScanPayload
-from simulators.scanner.hid_sim import HidScannerSimulator
-from simulators.scanner.scenarios import load_scenario
-from simulators.scanner.serial_sim import SerialScannerSimulator
+from passerelle.daemon.broker import PrivateBroker
+from passerelle.daemon.driver import Driver, DriverEvent, DriverItem
+from passerelle.daemon.family import load_families
+from passerelle.daemon.outbox import Outbox
+from passerelle.drivers.scanner.payload import ScanPayload
+from passerelle.simulators.scanner.hid_sim import HidScannerSimulator
+from passerelle.simulators.scanner.scenarios import load_scenario
+from passerelle.simulators.scanner.serial_sim import SerialScannerSimulator
 from tests.support import base_config, inprocess_daemon
 
 

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from daemon.driver import DeviceInfo, Driver, DriverContext, DriverItem, RequestHandler
-from daemon.family import CliCommands, DoctorCheck, Family, FamilySection
+from passerelle.daemon.driver import DeviceInfo, Driver, DriverContext, DriverItem, RequestHandler
+from passerelle.daemon.family import CliCommands, DoctorCheck, Family, FamilySection
 
 
 class DelegatingDriver:

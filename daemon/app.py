@@ -10,25 +10,25 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from daemon import __version__
-from daemon.config import LoadedConfig
-from daemon.driver import Driver, DriverContext, DriverEvent, DriverItem, RequestHandler
-from daemon.events import LOSS_SCHEMA, LossData, envelope_json, loss_json
-from daemon.family import Family, FamilyLoadError
-from daemon.inventory import Inventory
-from daemon.metrics import DriverReading, Metrics, Readings
-from daemon.outbox import DroppedRows, Outbox, OutboxRow
-from daemon.outbox_admin import request_handler as outbox_request
-from daemon.outbox_health import outbox_problems, outbox_trouble
-from daemon.publisher import Publisher
-from daemon.quarantine import QuarantineStore
-from daemon.remote_ops import RemoteOps
-from daemon.requests import RequestRouter
-from daemon.retained import RetainedStore
-from daemon.sdnotify import Notifier, watchdog_interval
-from daemon.supervisor import Supervisor
-from daemon.topics import Topics
-from daemon.web.attach import attach_web
+from passerelle.daemon import __version__
+from passerelle.daemon.config import LoadedConfig
+from passerelle.daemon.driver import Driver, DriverContext, DriverEvent, DriverItem, RequestHandler
+from passerelle.daemon.events import LOSS_SCHEMA, LossData, envelope_json, loss_json
+from passerelle.daemon.family import Family, FamilyLoadError
+from passerelle.daemon.inventory import Inventory
+from passerelle.daemon.metrics import DriverReading, Metrics, Readings
+from passerelle.daemon.outbox import DroppedRows, Outbox, OutboxRow
+from passerelle.daemon.outbox_admin import request_handler as outbox_request
+from passerelle.daemon.outbox_health import outbox_problems, outbox_trouble
+from passerelle.daemon.publisher import Publisher
+from passerelle.daemon.quarantine import QuarantineStore
+from passerelle.daemon.remote_ops import RemoteOps
+from passerelle.daemon.requests import RequestRouter
+from passerelle.daemon.retained import RetainedStore
+from passerelle.daemon.sdnotify import Notifier, watchdog_interval
+from passerelle.daemon.supervisor import Supervisor
+from passerelle.daemon.topics import Topics
+from passerelle.daemon.web.attach import attach_web
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ import signal
 import sys
 from pathlib import Path
 
-from daemon import __version__, station_init
-from daemon.config import EX_CONFIG, ConfigError, check_config, file_problems, load_config
-from daemon.family import CliCommands, load_families
-from daemon.logs import setup_logging
-from daemon.outbox import OutboxError
+from passerelle.daemon import __version__, station_init
+from passerelle.daemon.config import EX_CONFIG, ConfigError, check_config, file_problems, load_config
+from passerelle.daemon.family import CliCommands, load_families
+from passerelle.daemon.logs import setup_logging
+from passerelle.daemon.outbox import OutboxError
 
 EX_CANTCREAT = 73
 log = logging.getLogger("passerelle")
@@ -30,7 +30,7 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from daemon.app import Daemon
+    from passerelle.daemon.app import Daemon
 
     families, family_errors = load_families()
     try:
@@ -90,7 +90,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_config_reference(args: argparse.Namespace) -> int:
-    from daemon.config_reference import reference, splice
+    from passerelle.daemon.config_reference import reference, splice
 
     families, _ = load_families()
     generated = reference(families)
@@ -104,7 +104,7 @@ def cmd_config_reference(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from daemon.schema import asyncapi, dumps, event_schemas, schema_file_name
+    from passerelle.daemon.schema import asyncapi, dumps, event_schemas, schema_file_name
 
     families, _ = load_families()
     schemas = event_schemas(families)
@@ -125,7 +125,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox_damage(args: argparse.Namespace) -> int:
-    from daemon.outbox_damage import damage_command
+    from passerelle.daemon.outbox_damage import damage_command
 
     families, _ = load_families()
     try:
@@ -138,32 +138,32 @@ def cmd_outbox_damage(args: argparse.Namespace) -> int:
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
-    from daemon.tail import tail
+    from passerelle.daemon.tail import tail
 
     return tail(args)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from daemon.doctor import doctor
+    from passerelle.daemon.doctor import doctor
 
     return doctor(args.config)
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from daemon.outbox_admin import cmd_outbox as outbox
+    from passerelle.daemon.outbox_admin import cmd_outbox as outbox
 
     return outbox(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from daemon.demo import demo
+    from passerelle.daemon.demo import demo
 
     result: int = demo(args)
     return result
 
 
 def cmd_web_url(args: argparse.Namespace) -> int:
-    from daemon.web.url import print_url
+    from passerelle.daemon.web.url import print_url
 
     return print_url(args.config)
 

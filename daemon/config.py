@@ -35,7 +35,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from daemon.config_checks import (
+from passerelle.daemon.config_checks import (
     EnvValueError,
     JsonCheckedEnvSource,
     device_id_problems,
@@ -43,9 +43,9 @@ from daemon.config_checks import (
     password_file_problems,
     tls_problems,
 )
-from daemon.family import Family, FamilySection
-from daemon.servers import Server, parse_servers
-from daemon.web.settings import WebSettings
+from passerelle.daemon.family import Family, FamilySection
+from passerelle.daemon.servers import Server, parse_servers
+from passerelle.daemon.web.settings import WebSettings
 
 DEFAULT_CONFIG_PATH = Path("/etc/passerelle/config.toml")
 DEFAULT_STATE_DIR = Path("/var/lib/passerelle")

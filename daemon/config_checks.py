@@ -17,11 +17,11 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_settings import EnvSettingsSource
 
-from daemon.family import Family, FamilySection
-from daemon.topics import RESERVED_LEVELS
+from passerelle.daemon.family import Family, FamilySection
+from passerelle.daemon.topics import RESERVED_LEVELS
 
 if TYPE_CHECKING:
-    from daemon.config import TlsSettings
+    from passerelle.daemon.config import TlsSettings
 
 
 class EnvValueError(ValueError):

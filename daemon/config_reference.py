@@ -15,8 +15,8 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from daemon.config import CoreSettings
-from daemon.family import Family
+from passerelle.daemon.config import CoreSettings
+from passerelle.daemon.family import Family
 
 BEGIN = "<!-- BEGIN GENERATED REFERENCE (passerelle config reference) -->"
 END = "<!-- END GENERATED REFERENCE -->"

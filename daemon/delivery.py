@@ -26,7 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
-from daemon.outbox import OutboxRow
+from passerelle.daemon.outbox import OutboxRow
 
 log = logging.getLogger(__name__)
 

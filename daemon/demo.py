@@ -14,16 +14,16 @@ from typing import Any
 
 import aiomqtt
 
-from daemon.app import Daemon
-from daemon.broker import BrokerError, PrivateBroker, free_port, port_open
-from daemon.config import ConfigError, MqttSettings, load_config
-from daemon.family import load_families
-from daemon.logs import setup_logging
-from daemon.mqtt_options import connection_options, payload_bytes, tls_context
-from daemon.tail import describe
-from daemon.web.auth import load_or_create_token
-from daemon.web.settings import DEFAULT_PORT
-from daemon.web.url import console_url
+from passerelle.daemon.app import Daemon
+from passerelle.daemon.broker import BrokerError, PrivateBroker, free_port, port_open
+from passerelle.daemon.config import ConfigError, MqttSettings, load_config
+from passerelle.daemon.family import load_families
+from passerelle.daemon.logs import setup_logging
+from passerelle.daemon.mqtt_options import connection_options, payload_bytes, tls_context
+from passerelle.daemon.tail import describe
+from passerelle.daemon.web.auth import load_or_create_token
+from passerelle.daemon.web.settings import DEFAULT_PORT
+from passerelle.daemon.web.url import console_url
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -6,9 +6,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from daemon.broker import port_open
-from daemon.config import ConfigError, LoadedConfig, check_config, load_config
-from daemon.family import DoctorCheck, Family, FamilyLoadError, load_families
+from passerelle.daemon.broker import port_open
+from passerelle.daemon.config import ConfigError, LoadedConfig, check_config, load_config
+from passerelle.daemon.family import DoctorCheck, Family, FamilyLoadError, load_families
 
 
 def _print(check: DoctorCheck) -> None:

@@ -13,7 +13,7 @@ from uuid import UUID
 import uuid_utils
 from pydantic import BaseModel, ConfigDict, Field
 
-from daemon.driver import DeviceInfo, DriverEvent
+from passerelle.daemon.driver import DeviceInfo, DriverEvent
 
 LOSS_SCHEMA = "passerelle.loss/1"
 

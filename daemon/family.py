@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from daemon.driver import Driver, DriverContext
+from passerelle.daemon.driver import Driver, DriverContext
 
 ENTRY_POINT_GROUP = "passerelle.families"
 log = logging.getLogger(__name__)

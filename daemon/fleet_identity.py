@@ -7,7 +7,8 @@ Renders the same policy for the three engines Passerelle is tested against (docs
 - NATS: an ``authorization`` block (MQTT topic ``a/b`` is subject ``a.b``), MQTT connections only;
 - RabbitMQ: definitions loaded at boot (users, vhost permissions, topic permissions on ``amq.topic``).
 
-    python -m daemon.fleet_identity --station counter-1 --station counter-2 --consumer billing --out DIR
+    python -m passerelle.daemon.fleet_identity --station counter-1 --station counter-2 \
+        --consumer billing --out DIR
 
 writes the three engine files and one ``<user>.credentials.toml`` per identity (mode 0600), to be
 merged into each station's configuration. Station ids double as user names, which keeps each ACL

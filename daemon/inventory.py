@@ -6,11 +6,11 @@ import json
 import logging
 from dataclasses import asdict
 
-from daemon.config import TOPIC_LEVEL
-from daemon.driver import DeviceInfo, DeviceState
-from daemon.events import Availability
-from daemon.retained import RetainedStore
-from daemon.topics import RESERVED_LEVELS, Topics
+from passerelle.daemon.config import TOPIC_LEVEL
+from passerelle.daemon.driver import DeviceInfo, DeviceState
+from passerelle.daemon.events import Availability
+from passerelle.daemon.retained import RetainedStore
+from passerelle.daemon.topics import RESERVED_LEVELS, Topics
 
 log = logging.getLogger(__name__)
 

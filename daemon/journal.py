@@ -14,7 +14,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from daemon.outbox_types import OutboxRow
+from passerelle.daemon.outbox_types import OutboxRow
 
 log = logging.getLogger(__name__)
 

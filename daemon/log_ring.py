@@ -8,7 +8,7 @@ import logging
 import time
 from typing import Any
 
-from daemon.redact import scrub_nir
+from passerelle.daemon.redact import scrub_nir
 
 RING_RECORDS = 1000
 MESSAGE_CHARS = 2000  # a record longer than this is cut: the ring stays within about 2 MB

@@ -8,8 +8,8 @@ from typing import Any
 
 import aiomqtt
 
-from daemon.config import MqttSettings, TlsSettings
-from daemon.servers import Server
+from passerelle.daemon.config import MqttSettings, TlsSettings
+from passerelle.daemon.servers import Server
 
 
 def tls_context(tls: TlsSettings) -> ssl.SSLContext | None:

@@ -31,13 +31,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 from uuid import UUID
 
-from daemon import outbox_sql as sql
-from daemon.outbox_batch import Append, Batch
-from daemon.outbox_damage import DamageRecord
-from daemon.outbox_disk import UNSTORED_LIMIT, WriteTrouble
-from daemon.outbox_integrity import verify_backlog
-from daemon.outbox_open import open_outbox
-from daemon.outbox_types import (
+from passerelle.daemon import outbox_sql as sql
+from passerelle.daemon.outbox_batch import Append, Batch
+from passerelle.daemon.outbox_damage import DamageRecord
+from passerelle.daemon.outbox_disk import UNSTORED_LIMIT, WriteTrouble
+from passerelle.daemon.outbox_integrity import verify_backlog
+from passerelle.daemon.outbox_open import open_outbox
+from passerelle.daemon.outbox_types import (
     DroppedRows,
     LossEventFactory,
     OutboxError,
@@ -47,7 +47,7 @@ from daemon.outbox_types import (
 )
 
 if TYPE_CHECKING:
-    from daemon.journal import Journal
+    from passerelle.daemon.journal import Journal
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

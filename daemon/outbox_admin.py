@@ -28,13 +28,13 @@ from typing import Any, Literal
 import aiomqtt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from daemon import quarantine
-from daemon.config import EX_CONFIG, ConfigError, CoreSettings, load_config
-from daemon.driver import RequestError, RequestHandler
-from daemon.family import load_families
-from daemon.mqtt_options import connection_options, payload_bytes, tls_context
-from daemon.quarantine import QuarantineStore, Selection
-from daemon.topics import Topics
+from passerelle.daemon import quarantine
+from passerelle.daemon.config import EX_CONFIG, ConfigError, CoreSettings, load_config
+from passerelle.daemon.driver import RequestError, RequestHandler
+from passerelle.daemon.family import load_families
+from passerelle.daemon.mqtt_options import connection_options, payload_bytes, tls_context
+from passerelle.daemon.quarantine import QuarantineStore, Selection
+from passerelle.daemon.topics import Topics
 
 COMMAND = "outbox"
 EX_UNAVAILABLE = 69

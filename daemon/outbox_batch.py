@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from daemon.outbox_types import OutboxRow
+from passerelle.daemon.outbox_types import OutboxRow
 
 
 @dataclass(slots=True)

@@ -22,8 +22,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemon.backoff import Backoff
-from daemon.outbox_types import DroppedRows, OutboxWriteError
+from passerelle.daemon.backoff import Backoff
+from passerelle.daemon.outbox_types import DroppedRows, OutboxWriteError
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.outbox import Outbox
+from passerelle.daemon.outbox import Outbox
 
 
 def outbox_problems(outbox: Outbox) -> list[str]:

@@ -29,7 +29,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from daemon.outbox_types import OutboxRow
+from passerelle.daemon.outbox_types import OutboxRow
 
 log = logging.getLogger(__name__)
 

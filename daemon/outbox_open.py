@@ -9,10 +9,10 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemon import outbox_sql as sql
-from daemon.outbox_damage import DamageRecord
-from daemon.outbox_integrity import inspect_files, move_aside
-from daemon.outbox_types import OutboxError
+from passerelle.daemon import outbox_sql as sql
+from passerelle.daemon.outbox_damage import DamageRecord
+from passerelle.daemon.outbox_integrity import inspect_files, move_aside
+from passerelle.daemon.outbox_types import OutboxError
 
 SQLITE_DAMAGE_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB: the file, not its location, is at fault
 

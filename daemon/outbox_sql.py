@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemon.outbox_types import DroppedRows, LossEventFactory, OutboxRow
+from passerelle.daemon.outbox_types import DroppedRows, LossEventFactory, OutboxRow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (

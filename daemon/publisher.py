@@ -26,16 +26,16 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from daemon.backoff import Backoff
-from daemon.config import MqttSettings
-from daemon.delivery import DeliveryTracker
-from daemon.events import Availability
-from daemon.log_limit import RateLimitedLog
-from daemon.mqtt_options import connection_options, payload_bytes, tls_context
-from daemon.outbox import Outbox, OutboxRow
-from daemon.retained import RetainedStore
-from daemon.servers import ServerRotation, explain_failure
-from daemon.topics import Topics
+from passerelle.daemon.backoff import Backoff
+from passerelle.daemon.config import MqttSettings
+from passerelle.daemon.delivery import DeliveryTracker
+from passerelle.daemon.events import Availability
+from passerelle.daemon.log_limit import RateLimitedLog
+from passerelle.daemon.mqtt_options import connection_options, payload_bytes, tls_context
+from passerelle.daemon.outbox import Outbox, OutboxRow
+from passerelle.daemon.retained import RetainedStore
+from passerelle.daemon.servers import ServerRotation, explain_failure
+from passerelle.daemon.topics import Topics
 
 log = logging.getLogger(__name__)
 

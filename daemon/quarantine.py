@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from daemon.outbox import Outbox, OutboxError, OutboxRow
+from passerelle.daemon.outbox import Outbox, OutboxError, OutboxRow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -12,15 +12,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from daemon.config import file_problems, settings_class
-from daemon.doctor import checks_for
-from daemon.driver import RequestError, RequestHandler
-from daemon.log_ring import LogRing
-from daemon.redact import without_secrets
-from daemon.support_bundle import build_bundle, build_document
+from passerelle.daemon.config import file_problems, settings_class
+from passerelle.daemon.doctor import checks_for
+from passerelle.daemon.driver import RequestError, RequestHandler
+from passerelle.daemon.log_ring import LogRing
+from passerelle.daemon.redact import without_secrets
+from passerelle.daemon.support_bundle import build_bundle, build_document
 
 if TYPE_CHECKING:
-    from daemon.app import Daemon
+    from passerelle.daemon.app import Daemon
 
 log = logging.getLogger(__name__)
 EX_TEMPFAIL = 75  # sysexits.h: the unit's Restart=on-failure starts the daemon again

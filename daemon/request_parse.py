@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from daemon.driver import RequestError
+from passerelle.daemon.driver import RequestError
 
 MAX_REQUEST_BYTES = 64 * 1024
 MAX_DEPTH = 32  # nesting levels of arrays and objects; requests are flat in practice

@@ -9,9 +9,9 @@ run it again, at every reconnect.
 
 from __future__ import annotations
 
-from daemon.driver import RequestError
-from daemon.publisher import Request
-from daemon.topics import Topics
+from passerelle.daemon.driver import RequestError
+from passerelle.daemon.publisher import Request
+from passerelle.daemon.topics import Topics
 
 MQTT_TOPIC_MAX_BYTES = 65535  # a topic's length field is two bytes
 MAX_CORRELATION_BYTES = 1024  # a requester's token (typically a UUID), echoed with every answer

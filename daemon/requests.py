@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from daemon.driver import RequestError, RequestHandler
-from daemon.log_limit import RateLimitedLog
-from daemon.publisher import Answer, Request
-from daemon.request_parse import parse_request
-from daemon.request_reply import default_response_topic, reply_refusal
-from daemon.topics import Topics
+from passerelle.daemon.driver import RequestError, RequestHandler
+from passerelle.daemon.log_limit import RateLimitedLog
+from passerelle.daemon.publisher import Answer, Request
+from passerelle.daemon.request_parse import parse_request
+from passerelle.daemon.request_reply import default_response_topic, reply_refusal
+from passerelle.daemon.topics import Topics
 
 log = logging.getLogger(__name__)
 REQUEST_TIMEOUT_SECONDS = 10.0

@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from daemon import __version__
-from daemon.events import LOSS_SCHEMA, Availability, Envelope, LossData
-from daemon.family import Family
-from daemon.requests import Response
+from passerelle.daemon import __version__
+from passerelle.daemon.events import LOSS_SCHEMA, Availability, Envelope, LossData
+from passerelle.daemon.family import Family
+from passerelle.daemon.requests import Response
 
 BASE = "passerelle/{station}"
 

@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 
-from daemon.log_limit import RateLimitedLog
+from passerelle.daemon.log_limit import RateLimitedLog
 
 log = logging.getLogger(__name__)
 

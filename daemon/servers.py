@@ -13,7 +13,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from daemon.backoff import Backoff
+from passerelle.daemon.backoff import Backoff
 
 # host, [v6 address] or v6 address without port; then an optional :port
 _BRACKETED = re.compile(r"^\[(?P<host>[^\[\]]+)\](?::(?P<port>[0-9]{1,5}))?$")

@@ -20,11 +20,18 @@ from pathlib import Path
 
 import aiomqtt
 
-from daemon.config import EX_CONFIG, TOPIC_LEVEL, ConfigError, TlsSettings, file_problems, load_config
-from daemon.config_checks import tls_problems
-from daemon.family import load_families
-from daemon.mqtt_options import connection_options, tls_context
-from daemon.servers import explain_failure, parse_servers
+from passerelle.daemon.config import (
+    EX_CONFIG,
+    TOPIC_LEVEL,
+    ConfigError,
+    TlsSettings,
+    file_problems,
+    load_config,
+)
+from passerelle.daemon.config_checks import tls_problems
+from passerelle.daemon.family import load_families
+from passerelle.daemon.mqtt_options import connection_options, tls_context
+from passerelle.daemon.servers import explain_failure, parse_servers
 
 EX_UNAVAILABLE = 69  # sysexits.h: files written, but no server accepted the station
 EX_CANTCREAT = 73

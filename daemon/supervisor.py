@@ -9,8 +9,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from daemon.backoff import Backoff
-from daemon.driver import Driver, DriverItem
+from passerelle.daemon.backoff import Backoff
+from passerelle.daemon.driver import Driver, DriverItem
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import sys
 from importlib import metadata
 from typing import Any
 
-from daemon import __version__
-from daemon.driver import RequestError
-from daemon.redact import scrub_nir
+from passerelle.daemon import __version__
+from passerelle.daemon.driver import RequestError
+from passerelle.daemon.redact import scrub_nir
 
 # Room for what surrounds the bundle in the published answer: the response envelope, the requester's
 # transaction (bounded by the request size limit only when echoed, so be generous), the topic and the

@@ -10,9 +10,9 @@ from typing import Any
 
 import aiomqtt
 
-from daemon.config import ConfigError, load_config
-from daemon.family import load_families
-from daemon.mqtt_options import connection_options, payload_bytes, tls_context
+from passerelle.daemon.config import ConfigError, load_config
+from passerelle.daemon.family import load_families
+from passerelle.daemon.mqtt_options import connection_options, payload_bytes, tls_context
 
 COMPACT_WIDTH = 160
 

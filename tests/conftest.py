@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from daemon.broker import PrivateBroker
+from passerelle.daemon.broker import PrivateBroker
 from tests.support import RUNNING
 
 

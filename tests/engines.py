@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
-from daemon.broker import PrivateBroker, free_port, port_open
+from passerelle.daemon.broker import PrivateBroker, free_port, port_open
 
 RABBITMQ_SCRIPTS = Path("/usr/lib/rabbitmq/bin")  # the /usr/sbin wrappers switch to the system's user
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import aiomqtt
 
-from daemon.app import Daemon
-from daemon.config import load_config
-from daemon.family import Family, load_families
+from passerelle.daemon.app import Daemon
+from passerelle.daemon.config import load_config
+from passerelle.daemon.family import Family, load_families
 
 
 def _toml_value(value: Any) -> str:
@@ -262,7 +262,7 @@ class DaemonProcess:
             [
                 sys.executable,
                 "-m",
-                "daemon.cli",
+                "passerelle.daemon.cli",
                 "run",
                 "--config",
                 str(self.config_path),

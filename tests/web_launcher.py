@@ -35,8 +35,8 @@ from typing import Any
 
 import aiomqtt
 
-from daemon.broker import PrivateBroker, free_port, port_open
-from simulators.scanner.serial_sim import SerialScannerSimulator
+from passerelle.daemon.broker import PrivateBroker, free_port, port_open
+from passerelle.simulators.scanner.serial_sim import SerialScannerSimulator
 from tests.support import DaemonProcess, base_config
 
 STATION = "test"

@@ -1,3 +1,3 @@
 """The browser endpoint: a loopback WebSocket mirroring the MQTT topics, a probe, the schemas and the
 station console. docs/web.md is the contract; nothing here imports the WebSocket library at import time
-of ``daemon.web`` itself, so the configuration can name its settings cheaply."""
+of ``passerelle.daemon.web`` itself, so the configuration can name its settings cheaply."""

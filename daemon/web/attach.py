@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from daemon.journal import Journal
+from passerelle.daemon.journal import Journal
 
 if TYPE_CHECKING:
-    from daemon.app import Daemon
-    from daemon.web.server import WebServer
+    from passerelle.daemon.app import Daemon
+    from passerelle.daemon.web.server import WebServer
 
 
 def attach_web(daemon: Daemon) -> WebServer | None:
@@ -17,9 +17,9 @@ def attach_web(daemon: Daemon) -> WebServer | None:
     web = settings.web
     if not web.enabled:
         return None
-    from daemon.schema import asyncapi, event_schemas, schema_file_name
-    from daemon.web.metrics import WebCollector
-    from daemon.web.server import WebServer
+    from passerelle.daemon.schema import asyncapi, event_schemas, schema_file_name
+    from passerelle.daemon.web.metrics import WebCollector
+    from passerelle.daemon.web.server import WebServer
 
     journal: Journal | None = None
     if web.journal_max_events > 0:

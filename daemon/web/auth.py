@@ -9,7 +9,7 @@ import secrets
 import time
 from pathlib import Path
 
-from daemon.web.settings import TOKEN_FILE_NAME, WebSettings
+from passerelle.daemon.web.settings import TOKEN_FILE_NAME, WebSettings
 
 FIRST_DELAY = 0.1  # seconds before answering the second bad token in a row; doubles each time
 MAX_DELAY = 5.0

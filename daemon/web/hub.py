@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from daemon.outbox import OutboxRow
+from passerelle.daemon.outbox import OutboxRow
 
 log = logging.getLogger(__name__)
 

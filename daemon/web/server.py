@@ -25,17 +25,17 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request
 from websockets.http11 import Response as HttpResponse
 
-from daemon import __version__
-from daemon.journal import Journal
-from daemon.publisher import ONLINE
-from daemon.publisher import Request as BridgeRequest
-from daemon.publisher import RequestRouter as BridgeRouter
-from daemon.requests import ErrorInfo, Response
-from daemon.retained import RetainedStore
-from daemon.web import http as web_http
-from daemon.web.auth import TokenFileError, TokenGate, load_or_create_token
-from daemon.web.hub import Client, Hub, frame
-from daemon.web.settings import WebSettings
+from passerelle.daemon import __version__
+from passerelle.daemon.journal import Journal
+from passerelle.daemon.publisher import ONLINE
+from passerelle.daemon.publisher import Request as BridgeRequest
+from passerelle.daemon.publisher import RequestRouter as BridgeRouter
+from passerelle.daemon.requests import ErrorInfo, Response
+from passerelle.daemon.retained import RetainedStore
+from passerelle.daemon.web import http as web_http
+from passerelle.daemon.web.auth import TokenFileError, TokenGate, load_or_create_token
+from passerelle.daemon.web.hub import Client, Hub, frame
+from passerelle.daemon.web.settings import WebSettings
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
-from daemon.config import EX_CONFIG, ConfigError, load_config
-from daemon.family import load_families
-from daemon.web.auth import TokenFileError, read_token
-from daemon.web.settings import WebSettings
+from passerelle.daemon.config import EX_CONFIG, ConfigError, load_config
+from passerelle.daemon.family import load_families
+from passerelle.daemon.web.auth import TokenFileError, read_token
+from passerelle.daemon.web.settings import WebSettings
 
 
 def console_url(web: WebSettings, token: str) -> str:

@@ -9,10 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from daemon.driver import Driver, DriverContext
-from daemon.family import CliCommands, DoctorCheck, FamilySection
-from drivers.card.config import CardSection
-from drivers.card.events import CARD_DATA_SCHEMA, CARD_SCHEMA, CardData, CardEvent
+from passerelle.daemon.driver import Driver, DriverContext
+from passerelle.daemon.family import CliCommands, DoctorCheck, FamilySection
+from passerelle.drivers.card.config import CardSection
+from passerelle.drivers.card.events import CARD_DATA_SCHEMA, CARD_SCHEMA, CardData, CardEvent
 
 
 class CardFamily:
@@ -33,23 +33,23 @@ class CardFamily:
         return {CARD_SCHEMA: "card", CARD_DATA_SCHEMA: "card-data"}
 
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
-        from drivers.card.driver import create_drivers
+        from passerelle.drivers.card.driver import create_drivers
 
         assert isinstance(section, CardSection)
         return create_drivers(section, context)
 
     def add_cli_commands(self, commands: CliCommands) -> None:
-        from drivers.card.cli import add_cli_commands
+        from passerelle.drivers.card.cli import add_cli_commands
 
         add_cli_commands(commands)
 
     def doctor(self, section: FamilySection | None) -> Sequence[DoctorCheck]:
-        from drivers.card.doctor import checks
+        from passerelle.drivers.card.doctor import checks
 
         return checks(section if isinstance(section, CardSection) else None)
 
     def demo(self, workdir: Path) -> AbstractAsyncContextManager[dict[str, Any] | None]:
-        from drivers.card.demo import demo
+        from passerelle.drivers.card.demo import demo
 
         return demo(workdir)
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from drivers.card.atr import CardType
-from drivers.card.config import CardSection
-from drivers.card.events import Beneficiary, CardData, CpxHolder
-from drivers.card.nir import nir_key_ok, protect
-from drivers.card.public_read import ReadResult
-from drivers.card.vitale import iso_birth_date
+from passerelle.drivers.card.atr import CardType
+from passerelle.drivers.card.config import CardSection
+from passerelle.drivers.card.events import Beneficiary, CardData, CpxHolder
+from passerelle.drivers.card.nir import nir_key_ok, protect
+from passerelle.drivers.card.public_read import ReadResult
+from passerelle.drivers.card.vitale import iso_birth_date
 
 log = logging.getLogger(__name__)
 

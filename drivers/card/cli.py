@@ -10,11 +10,11 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from daemon.family import CliCommands
-from drivers.card.atr import AtrError, describe, parse_atr
+from passerelle.daemon.family import CliCommands
+from passerelle.drivers.card.atr import AtrError, describe, parse_atr
 
 if TYPE_CHECKING:  # for the annotation only: handlers import what they need when they run
-    from simulators.card.vpcd_link import InsertedCard
+    from passerelle.simulators.card.vpcd_link import InsertedCard
 
 SYSTEM_VPCD_PORT = 35963
 
@@ -30,7 +30,7 @@ def add_cli_commands(commands: CliCommands) -> None:
     cards.add_argument("--pcsc-socket", help="pcscd client socket (default: the system one)")
     cards.set_defaults(handler=run_cards)
 
-    from simulators.card.virtual_cards import CARD_TYPES
+    from passerelle.simulators.card.virtual_cards import CARD_TYPES
 
     simulate = commands.simulate.add_parser("card", help="insert a virtual card into vpcd until stopped")
     simulate.add_argument("type", choices=CARD_TYPES)
@@ -63,10 +63,10 @@ def run_atr(args: argparse.Namespace) -> int:
 
 
 def run_cards(args: argparse.Namespace) -> int:
-    from drivers.card.pcsc_api import PcscError, ScardApi, bind_socket
+    from passerelle.drivers.card.pcsc_api import PcscError, ScardApi, bind_socket
 
     bind_socket(args.pcsc_socket)
-    from drivers.card.snapshot import take_snapshot
+    from passerelle.drivers.card.snapshot import take_snapshot
 
     try:
         slots = take_snapshot(ScardApi())
@@ -85,8 +85,8 @@ def run_cards(args: argparse.Namespace) -> int:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from simulators.card.virtual_cards import make_card
-    from simulators.card.vpcd_link import InsertedCard
+    from passerelle.simulators.card.virtual_cards import make_card
+    from passerelle.simulators.card.vpcd_link import InsertedCard
 
     port = args.vpcd_port + args.slot
     stop = threading.Event()

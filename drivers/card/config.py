@@ -7,9 +7,9 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 
-from daemon.family import ConfigModel, FamilySection
-from drivers.card.atr import READABLE_CARDS, CardType
-from drivers.nir import NirMode as NirMode  # re-exported: card settings name it here
+from passerelle.daemon.family import ConfigModel, FamilySection
+from passerelle.drivers.card.atr import READABLE_CARDS, CardType
+from passerelle.drivers.nir import NirMode as NirMode  # re-exported: card settings name it here
 
 
 class PcscSource(ConfigModel):

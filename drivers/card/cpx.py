@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from drivers.card import tlv
-from drivers.card.apdu import exchange, read_binary_sfi, select_aid
+from passerelle.drivers.card import tlv
+from passerelle.drivers.card.apdu import exchange, read_binary_sfi, select_aid
 
 AID_SIMULATED = b"\xf0" + b"PASSCPX"
 

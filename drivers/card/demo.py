@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from simulators.card.isolated_pcscd import IsolatedPcscd, PcscdUnavailableError, missing_tools
-from simulators.card.virtual_cards import make_card
-from simulators.card.vpcd_link import InsertedCard
+from passerelle.simulators.card.isolated_pcscd import IsolatedPcscd, PcscdUnavailableError, missing_tools
+from passerelle.simulators.card.virtual_cards import make_card
+from passerelle.simulators.card.vpcd_link import InsertedCard
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daemon.family import DoctorCheck
-from drivers.card.atr import SMARTCARD_LIST
-from drivers.card.config import CardSection
-from simulators.card.isolated_pcscd import VPCD_DRIVER, find_tool
+from passerelle.daemon.family import DoctorCheck
+from passerelle.drivers.card.atr import SMARTCARD_LIST
+from passerelle.drivers.card.config import CardSection
+from passerelle.simulators.card.isolated_pcscd import VPCD_DRIVER, find_tool
 
 POLKIT_RULE = Path("/etc/polkit-1/rules.d/60-passerelle-pcsc.rules")
 
@@ -49,8 +49,8 @@ def checks(section: CardSection | None) -> list[DoctorCheck]:
 def _service_check(section: CardSection | None) -> DoctorCheck:
     socket = section.devices[0].pcsc_socket if section and section.devices else None
     try:
-        from drivers.card.pcsc_api import ScardApi, bind_socket
-        from drivers.card.snapshot import take_snapshot
+        from passerelle.drivers.card.pcsc_api import ScardApi, bind_socket
+        from passerelle.drivers.card.snapshot import take_snapshot
 
         bind_socket(str(socket) if socket is not None else None)
         slots = take_snapshot(ScardApi())

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
-from daemon.driver import (
+from passerelle.daemon.driver import (
     DeviceChange,
     DeviceInfo,
     DeviceState,
@@ -21,18 +21,18 @@ from daemon.driver import (
     RequestError,
     RequestHandler,
 )
-from drivers.card.atr import PATIENT_CARDS, PROFESSIONAL_CARDS, CardType, Classification, describe
-from drivers.card.card_data import CardSource, card_data
-from drivers.card.config import CardSection, PcscSource
-from drivers.card.events import (
+from passerelle.drivers.card.atr import PATIENT_CARDS, PROFESSIONAL_CARDS, CardType, Classification, describe
+from passerelle.drivers.card.card_data import CardSource, card_data
+from passerelle.drivers.card.config import CardSection, PcscSource
+from passerelle.drivers.card.events import (
     CARD_DATA_SCHEMA,
     CARD_SCHEMA,
     CardData,
     CardEvent,
     SlotStatusName,
 )
-from drivers.card.identity import device_id, parse_reader_name
-from drivers.card.monitor import (
+from passerelle.drivers.card.identity import device_id, parse_reader_name
+from passerelle.drivers.card.monitor import (
     Observation,
     PcscMonitor,
     ReaderAdded,
@@ -41,10 +41,10 @@ from drivers.card.monitor import (
     ServiceUp,
     SlotStatus,
 )
-from drivers.card.pcsc_api import PcscApi, ScardApi, bind_socket
-from drivers.card.public_read import PublicDataReader, ReadResult
-from drivers.card.slots import CARD_STATUSES, Reader, Slot, slot_holding
-from drivers.card.snapshot import slot_status
+from passerelle.drivers.card.pcsc_api import PcscApi, ScardApi, bind_socket
+from passerelle.drivers.card.public_read import PublicDataReader, ReadResult
+from passerelle.drivers.card.slots import CARD_STATUSES, Reader, Slot, slot_holding
+from passerelle.drivers.card.snapshot import slot_status
 
 log = logging.getLogger(__name__)
 

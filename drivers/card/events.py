@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from drivers.card.atr import CardType
+from passerelle.drivers.card.atr import CardType
 
 CARD_SCHEMA = "passerelle.card/1"
 CARD_DATA_SCHEMA = "passerelle.card-data/1"

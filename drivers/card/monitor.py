@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from drivers.card.pcsc_api import (
+from passerelle.drivers.card.pcsc_api import (
     E_CANCELLED,
     E_TIMEOUT,
     E_UNKNOWN_READER,

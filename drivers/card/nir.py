@@ -1,10 +1,10 @@
 """The NIR (numéro de sécurité sociale) is a health identifier: redacted unless configured.
 
-The rules live in ``drivers.nir`` so that the scanner family applies the very same ones.
+The rules live in ``passerelle.drivers.nir`` so that the scanner family applies the very same ones.
 """
 
 from __future__ import annotations
 
-from drivers.nir import NirMode, nir_key_ok, protect
+from passerelle.drivers.nir import NirMode, nir_key_ok, protect
 
 __all__ = ["NirMode", "nir_key_ok", "protect"]

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from drivers.card import tlv
-from drivers.card.apdu import ApduError, ProtocolError
-from drivers.card.atr import READABLE_CARDS, CardType
-from drivers.card.cpx import CpxHolderReader, RawHolder, SimulatedCpxReader
-from drivers.card.pcsc_api import (
+from passerelle.drivers.card import tlv
+from passerelle.drivers.card.apdu import ApduError, ProtocolError
+from passerelle.drivers.card.atr import READABLE_CARDS, CardType
+from passerelle.drivers.card.cpx import CpxHolderReader, RawHolder, SimulatedCpxReader
+from passerelle.drivers.card.pcsc_api import (
     E_NO_SMARTCARD,
     E_SHARING_VIOLATION,
     S_SUCCESS,
@@ -28,7 +28,7 @@ from drivers.card.pcsc_api import (
     code,
     note_first_use,
 )
-from drivers.card.vitale import RawBeneficiary, read_beneficiaries
+from passerelle.drivers.card.vitale import RawBeneficiary, read_beneficiaries
 
 
 class CardInUseError(Exception):

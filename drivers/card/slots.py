@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from daemon.driver import DeviceInfo
-from drivers.card.atr import CardType, Classification
-from drivers.card.events import SlotState, SlotStatusName
-from drivers.card.identity import ReaderName
+from passerelle.daemon.driver import DeviceInfo
+from passerelle.drivers.card.atr import CardType, Classification
+from passerelle.drivers.card.events import SlotState, SlotStatusName
+from passerelle.drivers.card.identity import ReaderName
 
 CARD_STATUSES = ("present", "in_use", "mute")
 

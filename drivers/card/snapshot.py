@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from drivers.card.atr import describe
-from drivers.card.events import SlotStatusName
-from drivers.card.identity import device_id, parse_reader_name
-from drivers.card.pcsc_api import (
+from passerelle.drivers.card.atr import describe
+from passerelle.drivers.card.events import SlotStatusName
+from passerelle.drivers.card.identity import device_id, parse_reader_name
+from passerelle.drivers.card.pcsc_api import (
     S_SUCCESS,
     STATE_EMPTY,
     STATE_EXCLUSIVE,

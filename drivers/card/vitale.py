@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from drivers.card import tlv
-from drivers.card.apdu import exchange, read_binary_sfi, select_aid, select_file
+from passerelle.drivers.card import tlv
+from passerelle.drivers.card.apdu import exchange, read_binary_sfi, select_aid, select_file
 
 MF = b"\x3f\x00"
 AID_VITALE = bytes.fromhex("D250000002564954414C45")

@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from daemon.driver import Driver, DriverContext
-from daemon.family import CliCommands, DoctorCheck, FamilySection
-from drivers.cpap.config import CpapSection
-from drivers.cpap.events import (
+from passerelle.daemon.driver import Driver, DriverContext
+from passerelle.daemon.family import CliCommands, DoctorCheck, FamilySection
+from passerelle.drivers.cpap.config import CpapSection
+from passerelle.drivers.cpap.events import (
     DAY_SCHEMA,
     IMPORT_SCHEMA,
     PERIOD_SCHEMA,
@@ -53,13 +53,13 @@ class CpapFamily:
         return dict.fromkeys((DAY_SCHEMA, PERIOD_SCHEMA, RENEWAL_SCHEMA, IMPORT_SCHEMA), "observance")
 
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
-        from drivers.cpap.driver import ObservanceDriver
+        from passerelle.drivers.cpap.driver import ObservanceDriver
 
         assert isinstance(section, CpapSection)
         return [ObservanceDriver(source, section, context) for source in section.devices]
 
     def add_cli_commands(self, commands: CliCommands) -> None:
-        from drivers.cpap.cli import add_commands
+        from passerelle.drivers.cpap.cli import add_commands
 
         add_commands(commands)
 
@@ -93,8 +93,8 @@ class CpapFamily:
 async def _demo(workdir: Path) -> AsyncIterator[dict[str, Any] | None]:
     """Yields a section watching ``workdir/media``; then "inserts" a card: writes it elsewhere
     and moves it in (like a mount appearing), and later drops an export file."""
-    from simulators.cpap.card import write_card
-    from simulators.cpap.profile import BUILTIN
+    from passerelle.simulators.cpap.card import write_card
+    from passerelle.simulators.cpap.profile import BUILTIN
 
     media = workdir / "media"
     exports = workdir / "exports"

@@ -10,12 +10,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from daemon.family import CliCommands
-from drivers.cpap.config import CpapSection
-from drivers.cpap.exports import CsvMapping, read_export
-from drivers.cpap.observance import DayUsage, format_hours
-from drivers.cpap.plausibility import ExcludedDay
-from drivers.cpap.problems import Problem
+from passerelle.daemon.family import CliCommands
+from passerelle.drivers.cpap.config import CpapSection
+from passerelle.drivers.cpap.exports import CsvMapping, read_export
+from passerelle.drivers.cpap.observance import DayUsage, format_hours
+from passerelle.drivers.cpap.plausibility import ExcludedDay
+from passerelle.drivers.cpap.problems import Problem
 
 
 def add_commands(commands: CliCommands) -> None:
@@ -42,8 +42,8 @@ def add_commands(commands: CliCommands) -> None:
 def build_report(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     # Imported here, not at the top: every ``passerelle`` command builds the parser (and so imports
     # this module), and the card reader pulls in numpy and edfio.
-    from drivers.cpap.feed import observe
-    from drivers.cpap.resmed import read_card
+    from passerelle.drivers.cpap.feed import observe
+    from passerelle.drivers.cpap.resmed import read_card
 
     problems: list[Problem]
     patient: str | None = None
@@ -158,7 +158,7 @@ def cmd_observance(args: argparse.Namespace) -> int:
         print(f"observance: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     if args.plot:
-        from drivers.cpap.plot import plot_report
+        from passerelle.drivers.cpap.plot import plot_report
 
         plot_report(report, args.plot)
     if args.json:
@@ -169,8 +169,8 @@ def cmd_observance(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from simulators.cpap.card import write_card
-    from simulators.cpap.profile import load_profile
+    from passerelle.simulators.cpap.card import write_card
+    from passerelle.simulators.cpap.profile import load_profile
 
     try:
         profile = load_profile(args.profile)

@@ -8,9 +8,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from daemon.family import ConfigModel, FamilySection
-from drivers.cpap.exports import CsvMapping
-from drivers.cpap.observance import BoundaryRule
+from passerelle.daemon.family import ConfigModel, FamilySection
+from passerelle.drivers.cpap.exports import CsvMapping
+from passerelle.drivers.cpap.observance import BoundaryRule
 
 
 class CpapSource(ConfigModel):

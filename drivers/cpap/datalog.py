@@ -22,7 +22,7 @@ from pathlib import Path
 
 import edfio
 
-from drivers.cpap.problems import Problem, ProblemCode
+from passerelle.drivers.cpap.problems import Problem, ProblemCode
 
 NOON = timedelta(hours=12)
 _STAMP = re.compile(r"^(\d{8}_\d{6})_(\w+)\.edf$", re.IGNORECASE)

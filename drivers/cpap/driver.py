@@ -15,15 +15,22 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
-from daemon.driver import DeviceChange, DeviceInfo, DriverContext, DriverEvent, DriverItem, RequestHandler
-from daemon.event_ids import stable_event_id
-from drivers.cpap.config import CpapSection, CpapSource
-from drivers.cpap.exports import read_export
-from drivers.cpap.feed import DeviceBatch, Plan, device_id, plan_import
-from drivers.cpap.ledger import Ledger
-from drivers.cpap.problems import Problem, ProblemCode
-from drivers.cpap.resmed import Identity, is_card, read_card
-from drivers.cpap.watch import FolderWatch
+from passerelle.daemon.driver import (
+    DeviceChange,
+    DeviceInfo,
+    DriverContext,
+    DriverEvent,
+    DriverItem,
+    RequestHandler,
+)
+from passerelle.daemon.event_ids import stable_event_id
+from passerelle.drivers.cpap.config import CpapSection, CpapSource
+from passerelle.drivers.cpap.exports import read_export
+from passerelle.drivers.cpap.feed import DeviceBatch, Plan, device_id, plan_import
+from passerelle.drivers.cpap.ledger import Ledger
+from passerelle.drivers.cpap.problems import Problem, ProblemCode
+from passerelle.drivers.cpap.resmed import Identity, is_card, read_card
+from passerelle.drivers.cpap.watch import FolderWatch
 
 log = logging.getLogger(__name__)
 Signature = tuple[tuple[str, int, int], ...]

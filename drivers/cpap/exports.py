@@ -15,9 +15,9 @@ from typing import Literal
 
 from pydantic import BaseModel, model_validator
 
-from drivers.cpap.observance import DayUsage
-from drivers.cpap.plausibility import day_problems
-from drivers.cpap.problems import Problem, ProblemCode
+from passerelle.drivers.cpap.observance import DayUsage
+from passerelle.drivers.cpap.plausibility import day_problems
+from passerelle.drivers.cpap.problems import Problem, ProblemCode
 
 
 class CsvMapping(BaseModel):

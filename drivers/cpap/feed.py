@@ -19,8 +19,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from drivers.cpap.config import CpapSection
-from drivers.cpap.events import (
+from passerelle.drivers.cpap.config import CpapSection
+from passerelle.drivers.cpap.events import (
     DAY_SCHEMA,
     IMPORT_SCHEMA,
     PERIOD_SCHEMA,
@@ -32,8 +32,8 @@ from drivers.cpap.events import (
     PeriodData,
     RenewalData,
 )
-from drivers.cpap.ledger import DeviceLedger
-from drivers.cpap.observance import (
+from passerelle.drivers.cpap.ledger import DeviceLedger
+from passerelle.drivers.cpap.observance import (
     DAILY_TARGET_MINUTES,
     DayUsage,
     Period,
@@ -43,9 +43,9 @@ from drivers.cpap.observance import (
     prescription_alert,
     renewal_decision,
 )
-from drivers.cpap.plausibility import ExcludedDay
-from drivers.cpap.problems import Problem
-from drivers.cpap.resmed import Identity, NightDetail
+from passerelle.drivers.cpap.plausibility import ExcludedDay
+from passerelle.drivers.cpap.problems import Problem
+from passerelle.drivers.cpap.resmed import Identity, NightDetail
 
 NAMESPACE = uuid.UUID("0f5a3c8e-3b8c-5d0e-9c57-7a3e1f0c2b64")
 Kind = Literal["sdcard", "export"]

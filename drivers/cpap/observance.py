@@ -29,7 +29,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-from drivers.cpap.plausibility import ExcludedDay
+from passerelle.drivers.cpap.plausibility import ExcludedDay
 
 PERIOD_DAYS = 28
 RENEWAL_PERIODS = 12

@@ -13,12 +13,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from drivers.cpap.checksums import edf_side_crc, identification_crc
-from drivers.cpap.datalog import NightDetail, read_datalog
-from drivers.cpap.observance import DayUsage
-from drivers.cpap.plausibility import ExcludedDay
-from drivers.cpap.problems import Problem, ProblemCode
-from drivers.cpap.str_file import StrRead, read_str
+from passerelle.drivers.cpap.checksums import edf_side_crc, identification_crc
+from passerelle.drivers.cpap.datalog import NightDetail, read_datalog
+from passerelle.drivers.cpap.observance import DayUsage
+from passerelle.drivers.cpap.plausibility import ExcludedDay
+from passerelle.drivers.cpap.problems import Problem, ProblemCode
+from passerelle.drivers.cpap.str_file import StrRead, read_str
 
 __all__ = ["CardRead", "Identity", "NightDetail", "StrRead", "is_card", "read_card", "read_str"]
 

@@ -3,7 +3,7 @@
 Total over its input: any byte string gives days and typed problems, never an exception. edfio
 parses the header; the values come straight from the record bytes (one int16 matrix, also used for
 the Crc16 check), so a header that lies about sizes cannot make a column shorter than the days.
-Every figure of a day is checked against :mod:`drivers.cpap.plausibility`: an impossible day is
+Every figure of a day is checked against :mod:`passerelle.drivers.cpap.plausibility`: an impossible day is
 reported and excluded, never clipped.
 """
 
@@ -22,9 +22,9 @@ import edfio
 import numpy as np
 import numpy.typing as npt
 
-from drivers.cpap.labels import map_header_labels
-from drivers.cpap.observance import MIDNIGHT_OFFSET, DayUsage
-from drivers.cpap.plausibility import (
+from passerelle.drivers.cpap.labels import map_header_labels
+from passerelle.drivers.cpap.observance import MIDNIGHT_OFFSET, DayUsage
+from passerelle.drivers.cpap.plausibility import (
     DAY_MINUTES,
     MAX_AHI,
     MAX_LEAK_95,
@@ -32,7 +32,7 @@ from drivers.cpap.plausibility import (
     ExcludedDay,
     day_problems,
 )
-from drivers.cpap.problems import Problem, ProblemCode
+from passerelle.drivers.cpap.problems import Problem, ProblemCode
 
 EMPTY = -1
 EPOCH = date(1970, 1, 1)

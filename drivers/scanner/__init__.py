@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from daemon.driver import Driver, DriverContext
-from daemon.family import CliCommands, DoctorCheck, FamilySection
-from drivers.scanner.config import ScannerDevice, ScannerSection
-from drivers.scanner.payload import SCAN_SCHEMA, ScanPayload
+from passerelle.daemon.driver import Driver, DriverContext
+from passerelle.daemon.family import CliCommands, DoctorCheck, FamilySection
+from passerelle.drivers.scanner.config import ScannerDevice, ScannerSection
+from passerelle.drivers.scanner.payload import SCAN_SCHEMA, ScanPayload
 
 
 class ScannerFamily:
@@ -27,8 +27,8 @@ class ScannerFamily:
     channels: Mapping[str, str] = {SCAN_SCHEMA: "scan"}
 
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
-        from drivers.scanner.hid import HidScannerDriver
-        from drivers.scanner.serial_port import SerialScannerDriver
+        from passerelle.drivers.scanner.hid import HidScannerDriver
+        from passerelle.drivers.scanner.serial_port import SerialScannerDriver
 
         assert isinstance(section, ScannerSection)
         drivers: list[Driver] = []
@@ -41,12 +41,12 @@ class ScannerFamily:
         return drivers
 
     def add_cli_commands(self, commands: CliCommands) -> None:
-        from drivers.scanner.cli import add_cli_commands
+        from passerelle.drivers.scanner.cli import add_cli_commands
 
         add_cli_commands(commands)
 
     def doctor(self, section: FamilySection | None) -> Sequence[DoctorCheck]:
-        from drivers.scanner.discovery import resolve_usb_input, resolve_usb_serial
+        from passerelle.drivers.scanner.discovery import resolve_usb_input, resolve_usb_serial
 
         fix = (
             "plug the scanner in (`passerelle devices` lists what is attached); install the rules from "
@@ -87,7 +87,7 @@ class ScannerFamily:
 
     @contextlib.asynccontextmanager
     async def _demo(self, workdir: Path) -> AsyncIterator[dict[str, Any] | None]:
-        from simulators.scanner.runner import running_simulators
+        from passerelle.simulators.scanner.runner import running_simulators
 
         os.makedirs(workdir, exist_ok=True)  # instant, local: not worth a thread
         serial_link, hid_fifo = workdir / "scanner-serial", workdir / "scanner-hid.fifo"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import errno
 from collections.abc import Callable, Mapping, Sequence
 
-from daemon.driver import DeviceChange, DeviceInfo, DeviceState, RequestHandler
-from drivers.scanner.config import ScannerDevice
-from drivers.scanner.rules import DEFAULT_RULES, ScanRules
+from passerelle.daemon.driver import DeviceChange, DeviceInfo, DeviceState, RequestHandler
+from passerelle.drivers.scanner.config import ScannerDevice
+from passerelle.drivers.scanner.rules import DEFAULT_RULES, ScanRules
 
 
 class ScannerDriverBase:

@@ -11,11 +11,11 @@ import sys
 import tomllib
 from pathlib import Path
 
-from daemon.family import CliCommands
-from drivers.scanner.decode import decode_bytes, decode_text
-from drivers.scanner.discovery import input_devices, serial_devices, usb_devices
-from drivers.scanner.hid import decode_evdev_stream
-from drivers.scanner.payload import ScanPayload
+from passerelle.daemon.family import CliCommands
+from passerelle.drivers.scanner.decode import decode_bytes, decode_text
+from passerelle.drivers.scanner.discovery import input_devices, serial_devices, usb_devices
+from passerelle.drivers.scanner.hid import decode_evdev_stream
+from passerelle.drivers.scanner.payload import ScanPayload
 
 _ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|[rnt\\])")
 _SIMPLE = {"r": "\r", "n": "\n", "t": "\t", "\\": "\\"}
@@ -114,7 +114,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from simulators.scanner.runner import run_simulators
+    from passerelle.simulators.scanner.runner import run_simulators
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(

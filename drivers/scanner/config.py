@@ -7,10 +7,10 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
-from daemon.family import ConfigModel, FamilySection
-from drivers.nir import NirMode
-from drivers.scanner.decode import DEFAULT_GS_STAND_INS
-from drivers.scanner.rules import (
+from passerelle.daemon.family import ConfigModel, FamilySection
+from passerelle.drivers.nir import NirMode
+from passerelle.drivers.scanner.decode import DEFAULT_GS_STAND_INS
+from passerelle.drivers.scanner.rules import (
     DEFAULT_APCV_PATTERNS,
     DEFAULT_E_PRESCRIPTION_PATTERNS,
     ScanRules,

@@ -14,16 +14,16 @@ import traceback
 from collections.abc import Iterable
 from datetime import date
 
-from drivers.nir import NirMode
-from drivers.scanner.aim import GS1_SYMBOLOGIES, NUMERIC_SYMBOLOGIES, QR_LIKE, split_aim
-from drivers.scanner.checks import gs1_check_ok
-from drivers.scanner.french import ean13_kind, health_id_kind
-from drivers.scanner.gs1 import GS, GS1Decoded, decode_digital_link, decode_gs1, looks_like_hri
-from drivers.scanner.hibc import decode_hibc, looks_like_hibc
-from drivers.scanner.nir_scrub import MASK, apply_nir_mode, find_nirs, is_whole_nir
-from drivers.scanner.payload import Kind, Problem, ScanPayload
-from drivers.scanner.rules import DEFAULT_RULES, ScanRules, opaque_kind
-from drivers.scanner.two_d_doc import decode_two_d_doc, looks_like_two_d_doc
+from passerelle.drivers.nir import NirMode
+from passerelle.drivers.scanner.aim import GS1_SYMBOLOGIES, NUMERIC_SYMBOLOGIES, QR_LIKE, split_aim
+from passerelle.drivers.scanner.checks import gs1_check_ok
+from passerelle.drivers.scanner.french import ean13_kind, health_id_kind
+from passerelle.drivers.scanner.gs1 import GS, GS1Decoded, decode_digital_link, decode_gs1, looks_like_hri
+from passerelle.drivers.scanner.hibc import decode_hibc, looks_like_hibc
+from passerelle.drivers.scanner.nir_scrub import MASK, apply_nir_mode, find_nirs, is_whole_nir
+from passerelle.drivers.scanner.payload import Kind, Problem, ScanPayload
+from passerelle.drivers.scanner.rules import DEFAULT_RULES, ScanRules, opaque_kind
+from passerelle.drivers.scanner.two_d_doc import decode_two_d_doc, looks_like_two_d_doc
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from drivers.scanner.config import TERMINATOR_CHARS
-from drivers.scanner.payload import Problem
+from passerelle.drivers.scanner.config import TERMINATOR_CHARS
+from passerelle.drivers.scanner.payload import Problem
 
 # The same end characters the HID decoder uses, as bytes: one table says what each setting means.
 _ENDS = {name: "".join(chars).encode("ascii") for name, chars in TERMINATOR_CHARS.items()}

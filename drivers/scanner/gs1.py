@@ -11,18 +11,18 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from drivers.scanner.dates import yymmdd
-from drivers.scanner.gs1_dictionary import ai_table
-from drivers.scanner.gs1_digital_link import split_digital_link
-from drivers.scanner.gs1_separator import lost_separator_suspected
-from drivers.scanner.gs1_syntax import (
+from passerelle.drivers.scanner.dates import yymmdd
+from passerelle.drivers.scanner.gs1_dictionary import ai_table
+from passerelle.drivers.scanner.gs1_digital_link import split_digital_link
+from passerelle.drivers.scanner.gs1_separator import lost_separator_suspected
+from passerelle.drivers.scanner.gs1_syntax import (
     GS,
     ParsedMessage,
     check_message,
     split_element_string,
     split_hri,
 )
-from drivers.scanner.payload import GS1Element, Problem
+from passerelle.drivers.scanner.payload import GS1Element, Problem
 
 __all__ = ["GS", "GS1Decoded", "decode_digital_link", "decode_gs1", "encode_gs1", "looks_like_hri"]
 

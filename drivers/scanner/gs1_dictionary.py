@@ -118,7 +118,11 @@ def _parse_line(line: str) -> list[AIDefinition]:
 
 @cache
 def ai_table() -> dict[str, AIDefinition]:
-    text = resources.files("drivers.scanner").joinpath("data/gs1-syntax-dictionary.txt").read_text("utf-8")
+    text = (
+        resources.files("passerelle.drivers.scanner")
+        .joinpath("data/gs1-syntax-dictionary.txt")
+        .read_text("utf-8")
+    )
     table: dict[str, AIDefinition] = {}
     for line in text.splitlines():
         if line[:1].isdigit():

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from drivers.scanner.gs1_dictionary import AIDefinition, ai_table
-from drivers.scanner.gs1_syntax import Element, ParsedMessage
-from drivers.scanner.payload import Problem
+from passerelle.drivers.scanner.gs1_dictionary import AIDefinition, ai_table
+from passerelle.drivers.scanner.gs1_syntax import Element, ParsedMessage
+from passerelle.drivers.scanner.payload import Problem
 
 # GS1 Digital Link allows the scheme in lower or upper case, not mixed.
 _SCHEMES = {"http", "https", "HTTP", "HTTPS"}

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from drivers.scanner.checks import gs1_check_ok
-from drivers.scanner.dates import month_day, yymmdd
-from drivers.scanner.payload import Problem
+from passerelle.drivers.scanner.checks import gs1_check_ok
+from passerelle.drivers.scanner.dates import month_day, yymmdd
+from passerelle.drivers.scanner.payload import Problem
 
 CSET82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 CSET39 = "#-/0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"

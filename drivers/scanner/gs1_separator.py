@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from drivers.scanner.gs1_dictionary import find_ai
-from drivers.scanner.gs1_syntax import ParsedMessage, check_message, split_element_string
-from drivers.scanner.payload import Problem
+from passerelle.drivers.scanner.gs1_dictionary import find_ai
+from passerelle.drivers.scanner.gs1_syntax import ParsedMessage, check_message, split_element_string
+from passerelle.drivers.scanner.payload import Problem
 
 # Free-text fields whose end a lost GS makes invisible.
 _SWALLOWERS = frozenset({"10", "21", "22", "235", "240", "241", "250", "251"})

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from drivers.scanner.gs1_dictionary import AIDefinition, ai_table, find_ai, matches
-from drivers.scanner.gs1_linters import LINTERS, charset_ok
-from drivers.scanner.payload import Problem
+from passerelle.drivers.scanner.gs1_dictionary import AIDefinition, ai_table, find_ai, matches
+from passerelle.drivers.scanner.gs1_linters import LINTERS, charset_ok
+from passerelle.drivers.scanner.payload import Problem
 
 GS = "\x1d"
 # "(01)" then the value; "\(" is a literal parenthesis inside a value (GS1 HRI escaping).

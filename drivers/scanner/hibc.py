@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from drivers.scanner.checks import HIBC_ALPHABET, hibc_check_character
-from drivers.scanner.dates import ascii_digits, gs1_year, month_day, yyjjj, yymmdd
-from drivers.scanner.payload import HibcData, Problem
+from passerelle.drivers.scanner.checks import HIBC_ALPHABET, hibc_check_character
+from passerelle.drivers.scanner.dates import ascii_digits, gs1_year, month_day, yyjjj, yymmdd
+from passerelle.drivers.scanner.payload import HibcData, Problem
 
 _PRIMARY = re.compile(r"([A-Z][A-Z0-9]{3})([A-Z0-9]{1,18})([0-9])")
 

@@ -8,16 +8,16 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 
-from daemon.driver import DeviceState, DriverEvent, DriverItem
-from drivers.scanner.base import ScannerDriverBase
-from drivers.scanner.config import TERMINATOR_CHARS, ScannerDevice
-from drivers.scanner.decode import DEFAULT_GS_STAND_INS, decode_text
-from drivers.scanner.discovery import resolve_usb_input
-from drivers.scanner.keymaps import LAYOUTS
-from drivers.scanner.keystream import EVENT_SIZE, KeyScan, KeyStreamDecoder
-from drivers.scanner.payload import SCAN_SCHEMA, Problem, ScanPayload
-from drivers.scanner.rules import DEFAULT_RULES, ScanRules
-from drivers.scanner.sources import ByteSource, open_input_source
+from passerelle.daemon.driver import DeviceState, DriverEvent, DriverItem
+from passerelle.drivers.scanner.base import ScannerDriverBase
+from passerelle.drivers.scanner.config import TERMINATOR_CHARS, ScannerDevice
+from passerelle.drivers.scanner.decode import DEFAULT_GS_STAND_INS, decode_text
+from passerelle.drivers.scanner.discovery import resolve_usb_input
+from passerelle.drivers.scanner.keymaps import LAYOUTS
+from passerelle.drivers.scanner.keystream import EVENT_SIZE, KeyScan, KeyStreamDecoder
+from passerelle.drivers.scanner.payload import SCAN_SCHEMA, Problem, ScanPayload
+from passerelle.drivers.scanner.rules import DEFAULT_RULES, ScanRules
+from passerelle.drivers.scanner.sources import ByteSource, open_input_source
 
 log = logging.getLogger(__name__)
 

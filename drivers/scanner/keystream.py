@@ -13,8 +13,8 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from drivers.scanner.keymaps import KEYPAD_DIGITS, Key, Layout
-from drivers.scanner.payload import Problem
+from passerelle.drivers.scanner.keymaps import KEYPAD_DIGITS, Key, Layout
+from passerelle.drivers.scanner.payload import Problem
 
 # struct input_event on 64-bit Linux: struct timeval (two longs), u16 type, u16 code, s32 value.
 EVENT = struct.Struct("@llHHi")

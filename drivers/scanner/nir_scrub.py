@@ -4,7 +4,7 @@ A NIR-shaped run is a run of digits (2A/2B allowed for Corsica) in which single 
 non-breaking or thin spaces may separate the characters. It is a NIR when, once the separators are
 removed, it is
 
-- 13 characters with the shape of a NIR body (``drivers.nir``), unless the whole scan is those 13
+- 13 characters with the shape of a NIR body (``passerelle.drivers.nir``), unless the whole scan is those 13
   digits and they are a valid EAN-13 (a CIP13 or any product code with a good check digit stays
   readable; the same digits after a label, in a GS1 field or in a URL are masked), or
 - 15 characters: a NIR body and its correct key.
@@ -26,10 +26,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from drivers.nir import NirMode, nir_body_shaped, nir_hash, nir_key, nir_key_ok
-from drivers.scanner.checks import gs1_check_ok
-from drivers.scanner.payload import ScanPayload
-from drivers.scanner.rules import ScanRules
+from passerelle.drivers.nir import NirMode, nir_body_shaped, nir_hash, nir_key, nir_key_ok
+from passerelle.drivers.scanner.checks import gs1_check_ok
+from passerelle.drivers.scanner.payload import ScanPayload
+from passerelle.drivers.scanner.rules import ScanRules
 
 _SEPARATORS = " .\u00a0\u202f\u2009"
 _TOKEN = r"(?:[0-9]|(?<=2)[AB])"

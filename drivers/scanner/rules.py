@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from drivers.nir import NirMode
+from passerelle.drivers.nir import NirMode
 
 # Neither format is public (see docs/scanners.md): these defaults are *unverified* guesses, kept
 # narrow so that lot labels, part numbers and other short tokens never match; correct them in

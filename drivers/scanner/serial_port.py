@@ -16,14 +16,14 @@ from datetime import UTC, datetime
 
 import serial_asyncio_fast
 
-from daemon.driver import DeviceState, DriverEvent, DriverItem
-from drivers.scanner.base import ScannerDriverBase
-from drivers.scanner.config import ScannerDevice
-from drivers.scanner.decode import decode_bytes
-from drivers.scanner.discovery import resolve_usb_serial
-from drivers.scanner.framing import SerialFramer
-from drivers.scanner.payload import SCAN_SCHEMA, Problem
-from drivers.scanner.rules import DEFAULT_RULES, ScanRules
+from passerelle.daemon.driver import DeviceState, DriverEvent, DriverItem
+from passerelle.drivers.scanner.base import ScannerDriverBase
+from passerelle.drivers.scanner.config import ScannerDevice
+from passerelle.drivers.scanner.decode import decode_bytes
+from passerelle.drivers.scanner.discovery import resolve_usb_serial
+from passerelle.drivers.scanner.framing import SerialFramer
+from passerelle.drivers.scanner.payload import SCAN_SCHEMA, Problem
+from passerelle.drivers.scanner.rules import DEFAULT_RULES, ScanRules
 
 log = logging.getLogger(__name__)
 

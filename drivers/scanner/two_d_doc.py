@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from drivers.scanner.payload import Problem, TwoDDocHeader
+from passerelle.drivers.scanner.payload import Problem, TwoDDocHeader
 
 # Header length by version: v01/v02 end with the document type, v03 adds the perimeter, v04 the
 # issuing country.

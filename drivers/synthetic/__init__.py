@@ -7,6 +7,6 @@ commit, so a daemon killed at any moment resumes without gaps (a resent event ke
 deduplicate it). Without it, ids are the core's usual UUIDv7.
 """
 
-from drivers.synthetic.family import FAMILY
+from passerelle.drivers.synthetic.family import FAMILY
 
 __all__ = ["FAMILY"]

@@ -10,8 +10,8 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from daemon.driver import DeviceChange, DeviceInfo, DriverEvent, DriverItem, RequestHandler
-from daemon.event_ids import stable_event_id
+from passerelle.daemon.driver import DeviceChange, DeviceInfo, DriverEvent, DriverItem, RequestHandler
+from passerelle.daemon.event_ids import stable_event_id
 
 SCHEMA = "passerelle.synthetic/1"
 FAMILY_NAME = "synthetic"

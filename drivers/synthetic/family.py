@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from daemon.driver import Driver, DriverContext
-from daemon.family import CliCommands, ConfigModel, DoctorCheck, FamilySection
-from drivers.synthetic.driver import SCHEMA, SyntheticData, SyntheticDriver
+from passerelle.daemon.driver import Driver, DriverContext
+from passerelle.daemon.family import CliCommands, ConfigModel, DoctorCheck, FamilySection
+from passerelle.drivers.synthetic.driver import SCHEMA, SyntheticData, SyntheticDriver
 
 
 class SyntheticDevice(ConfigModel):

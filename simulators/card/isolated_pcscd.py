@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simulators.card.vpcd_bridge import BRIDGED_PORTS, bridge_socket
+from passerelle.simulators.card.vpcd_bridge import BRIDGED_PORTS, bridge_socket
 
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 FRIENDLY_NAME = "Passerelle Virtual PCD"
@@ -126,7 +126,7 @@ class IsolatedPcscd:
         # The bridge runs beside pcscd in its namespaces; it dies with the process group (see stop).
         script = (
             'mount --bind "$1" "$2" || exit 1; '
-            '"$5" -m simulators.card.vpcd_bridge "$6" "$7" "$8" & exec "$3" -f -c "$4"'
+            '"$5" -m passerelle.simulators.card.vpcd_bridge "$6" "$7" "$8" & exec "$3" -f -c "$4"'
         )
         self.socket_path.unlink(missing_ok=True)
         for port in self.ports:

@@ -7,7 +7,7 @@ namespace, accepts the cards on Unix sockets in the pcscd's directory (reachable
 filesystem) and relays each one to vpcd over that loopback. One card connection is one vpcd
 connection: closing either end closes the other, which is how a card is removed.
 
-Usage: python -m simulators.card.vpcd_bridge <socket directory> <port> [<port> ...]
+Usage: python -m passerelle.simulators.card.vpcd_bridge <socket directory> <port> [<port> ...]
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simulators.card.virtual_cards import VirtualCard
-from simulators.card.vpcd_bridge import BRIDGED_PORTS
+from passerelle.simulators.card.virtual_cards import VirtualCard
+from passerelle.simulators.card.vpcd_bridge import BRIDGED_PORTS
 
 POWER_OFF, POWER_ON, RESET, GET_ATR = 0x00, 0x01, 0x02, 0x04
 

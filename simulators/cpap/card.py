@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from drivers.cpap.checksums import edf_side_crc, identification_crc
-from simulators.cpap.edf_bytes import SignalSpec, crc_signal, edf_header, edf_records
-from simulators.cpap.profile import NightTruth, Profile, generate
-from simulators.cpap.session_files import header_only_files, session_files
+from passerelle.drivers.cpap.checksums import edf_side_crc, identification_crc
+from passerelle.simulators.cpap.edf_bytes import SignalSpec, crc_signal, edf_header, edf_records
+from passerelle.simulators.cpap.profile import NightTruth, Profile, generate
+from passerelle.simulators.cpap.session_files import header_only_files, session_files
 
 EPOCH = date(1970, 1, 1)
 EMPTY = -1

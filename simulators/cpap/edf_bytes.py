@@ -14,7 +14,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from drivers.cpap.checksums import crc16_ccitt_false
+from passerelle.drivers.cpap.checksums import crc16_ccitt_false
 
 CRC_LABEL = "Crc16"
 

@@ -12,7 +12,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from drivers.cpap.checksums import crc16_ccitt_false
+from passerelle.drivers.cpap.checksums import crc16_ccitt_false
 
 # (offset, width) of the fixed 256-byte header fields after the version: patient, recording, start
 # date, start time, header bytes, reserved, number of records, record duration, number of signals.

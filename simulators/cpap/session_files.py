@@ -17,8 +17,14 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from simulators.cpap.edf_bytes import SignalSpec, annotation_records, crc_signal, edf_header, edf_records
-from simulators.cpap.profile import NightTruth, Profile
+from passerelle.simulators.cpap.edf_bytes import (
+    SignalSpec,
+    annotation_records,
+    crc_signal,
+    edf_header,
+    edf_records,
+)
+from passerelle.simulators.cpap.profile import NightTruth, Profile
 
 RECORDING_STARTS = (0.0, 0.0, "Recording starts")
 EVENT_FILES_AHEAD = timedelta(seconds=6)  # EVE/CSL stamp before the PLD/BRP one

@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-from drivers.nir import nir_key
-from drivers.scanner.checks import gs1_check_ok
+from passerelle.drivers.nir import nir_key
+from passerelle.drivers.scanner.checks import gs1_check_ok
 
 SEPARATORS = (" ", ".", "\u00a0", "\u202f", "\u2009")
 _PIECES = (

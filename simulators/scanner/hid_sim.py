@@ -14,8 +14,8 @@ import stat
 import time
 from pathlib import Path
 
-from drivers.scanner.keymaps import LAYOUTS
-from simulators.scanner.keyboard import GsMode, RawEvent, Typist, pack
+from passerelle.drivers.scanner.keymaps import LAYOUTS
+from passerelle.simulators.scanner.keyboard import GsMode, RawEvent, Typist, pack
 
 
 class HidScannerSimulator:

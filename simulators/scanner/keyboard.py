@@ -10,8 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from drivers.scanner.keymaps import KEYPAD_DIGITS, Key, Layout
-from drivers.scanner.keystream import EV_KEY, EV_SYN, EVENT, KEY_DOWN, KEY_UP, SYN_DROPPED, SYN_REPORT
+from passerelle.drivers.scanner.keymaps import KEYPAD_DIGITS, Key, Layout
+from passerelle.drivers.scanner.keystream import (
+    EV_KEY,
+    EV_SYN,
+    EVENT,
+    KEY_DOWN,
+    KEY_UP,
+    SYN_DROPPED,
+    SYN_REPORT,
+)
 
 GsMode = Literal["ctrl", "alt", "drop"]
 RawEvent = tuple[float, int, int, int]  # (time, type, code, value)

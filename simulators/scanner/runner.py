@@ -9,10 +9,10 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from simulators.scanner.hid_sim import HidScannerSimulator
-from simulators.scanner.keyboard import GsMode
-from simulators.scanner.scenarios import load_scenario
-from simulators.scanner.serial_sim import SerialScannerSimulator
+from passerelle.simulators.scanner.hid_sim import HidScannerSimulator
+from passerelle.simulators.scanner.keyboard import GsMode
+from passerelle.simulators.scanner.scenarios import load_scenario
+from passerelle.simulators.scanner.serial_sim import SerialScannerSimulator
 
 log = logging.getLogger(__name__)
 

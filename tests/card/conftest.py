@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from daemon.driver import DriverContext, DriverItem
-from drivers.card.config import CardSection
-from drivers.card.driver import CardDriver
-from drivers.card.pcsc_api import STATE_EMPTY, ScardApi
-from simulators.card.isolated_pcscd import FRIENDLY_NAME, IsolatedPcscd
-from simulators.card.virtual_cards import VirtualCard
-from simulators.card.vpcd_link import InsertedCard
+from passerelle.daemon.driver import DriverContext, DriverItem
+from passerelle.drivers.card.config import CardSection
+from passerelle.drivers.card.driver import CardDriver
+from passerelle.drivers.card.pcsc_api import STATE_EMPTY, ScardApi
+from passerelle.simulators.card.isolated_pcscd import FRIENDLY_NAME, IsolatedPcscd
+from passerelle.simulators.card.virtual_cards import VirtualCard
+from passerelle.simulators.card.vpcd_link import InsertedCard
 
 SLOT_NAMES = (f"{FRIENDLY_NAME} 00 00", f"{FRIENDLY_NAME} 00 01")
 READER_ID = "passerelle-virtual-pcd"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from daemon.driver import DeviceChange, DeviceState, DriverEvent, DriverItem
-from drivers.card.events import CARD_DATA_SCHEMA, CardData, CardEvent
+from passerelle.daemon.driver import DeviceChange, DeviceState, DriverEvent, DriverItem
+from passerelle.drivers.card.events import CARD_DATA_SCHEMA, CardData, CardEvent
 
 
 def card_event(kind: str, slot: int | None = None, **fields: object) -> Callable[[DriverItem], bool]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
-from drivers.card.pcsc_api import (
+from passerelle.drivers.card.pcsc_api import (
     E_CANCELLED,
     E_TIMEOUT,
     PNP_READER,

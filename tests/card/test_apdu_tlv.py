@@ -8,10 +8,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drivers.card import tlv
-from drivers.card.apdu import ApduError, ProtocolError, exchange, read_binary_sfi, select_aid, select_file
-from drivers.card.vitale import decode, iso_birth_date, read_beneficiaries
-from simulators.card.virtual_cards import (
+from passerelle.drivers.card import tlv
+from passerelle.drivers.card.apdu import (
+    ApduError,
+    ProtocolError,
+    exchange,
+    read_binary_sfi,
+    select_aid,
+    select_file,
+)
+from passerelle.drivers.card.vitale import decode, iso_birth_date, read_beneficiaries
+from passerelle.simulators.card.virtual_cards import (
     AID_VITALE,
     MF,
     SAMPLE_BENEFICIARIES,
@@ -19,7 +26,7 @@ from simulators.card.virtual_cards import (
     FileCard,
     vitale2_files,
 )
-from simulators.card.virtual_cards import tlv as encode_tlv
+from passerelle.simulators.card.virtual_cards import tlv as encode_tlv
 
 
 def test_get_response_chain_collects_all_chunks() -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drivers.card.atr import (
+from passerelle.drivers.card.atr import (
     SMARTCARD_LIST,
     AtrError,
     CardType,

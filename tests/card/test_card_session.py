@@ -8,9 +8,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from daemon.broker import PrivateBroker
-from simulators.card.isolated_pcscd import IsolatedPcscd
-from simulators.card.virtual_cards import make_card
+from passerelle.daemon.broker import PrivateBroker
+from passerelle.simulators.card.isolated_pcscd import IsolatedPcscd
+from passerelle.simulators.card.virtual_cards import make_card
 from tests.card.conftest import READER_ID, Slots
 from tests.card.test_e2e import BASE, _config
 from tests.support import MqttCollector, collect, inprocess_daemon

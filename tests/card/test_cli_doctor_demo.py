@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from daemon.family import CliCommands, Family
-from drivers.card import FAMILY
-from drivers.card.config import CardSection
-from drivers.card.pcsc_api import STATE_EMPTY, STATE_PRESENT
-from simulators.card.isolated_pcscd import IsolatedPcscd
-from simulators.card.virtual_cards import ATRS, make_card
-from simulators.card.vpcd_bridge import bridge_socket
+from passerelle.daemon.family import CliCommands, Family
+from passerelle.drivers.card import FAMILY
+from passerelle.drivers.card.config import CardSection
+from passerelle.drivers.card.pcsc_api import STATE_EMPTY, STATE_PRESENT
+from passerelle.simulators.card.isolated_pcscd import IsolatedPcscd
+from passerelle.simulators.card.virtual_cards import ATRS, make_card
+from passerelle.simulators.card.vpcd_bridge import bridge_socket
 from tests.card.conftest import READER_ID, Slots, wait_slots_state
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,9 +106,9 @@ DEMO_PROBE = textwrap.dedent(
     """
     import asyncio, json, sys
     from pathlib import Path
-    from daemon.driver import DriverContext, DriverEvent
-    from drivers.card import FAMILY
-    from drivers.card.events import CardEvent
+    from passerelle.daemon.driver import DriverContext, DriverEvent
+    from passerelle.drivers.card import FAMILY
+    from passerelle.drivers.card.events import CardEvent
 
     async def main():
         async with FAMILY.demo(Path(sys.argv[1])) as config:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import aiomqtt
 
-from daemon.broker import PrivateBroker
-from simulators.card.isolated_pcscd import IsolatedPcscd
-from simulators.card.virtual_cards import ATRS, SAMPLE_BENEFICIARIES, make_card
+from passerelle.daemon.broker import PrivateBroker
+from passerelle.simulators.card.isolated_pcscd import IsolatedPcscd
+from passerelle.simulators.card.virtual_cards import ATRS, SAMPLE_BENEFICIARIES, make_card
 from tests.card.conftest import READER_ID, Slots
 from tests.support import Received, base_config, collect, inprocess_daemon
 

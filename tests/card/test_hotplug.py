@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from daemon.driver import DeviceChange, DeviceState
+from passerelle.daemon.driver import DeviceChange, DeviceState
 from tests.card.conftest import run_driver
 from tests.card.helpers import card_event, data_of, device_change
 from tests.card.pcsc_double import HotplugPcsc
@@ -61,7 +61,7 @@ async def test_stop_cancels_a_long_wait_at_once() -> None:
 
 
 async def test_a_second_pcscd_socket_in_one_process_is_a_clear_error(pcscd: object) -> None:
-    from drivers.card.pcsc_api import ScardApi
+    from passerelle.drivers.card.pcsc_api import ScardApi
 
     ScardApi()  # this process has used libpcsclite (the session's private pcscd)
     with pytest.raises(RuntimeError, match="one pcscd per process"):
@@ -82,8 +82,8 @@ async def test_two_identical_readers_without_serial_get_distinct_ids() -> None:
 
 
 async def test_reader_unplugged_with_a_card_in_it() -> None:
-    from drivers.card.atr import CardType
-    from simulators.card.virtual_cards import ATRS
+    from passerelle.drivers.card.atr import CardType
+    from passerelle.simulators.card.virtual_cards import ATRS
 
     pcsc = HotplugPcsc()
     async with run_driver(api=pcsc) as running:
@@ -113,7 +113,7 @@ class RefusingPcsc(HotplugPcsc):
         return 1
 
     def list_readers(self, context: int) -> list[str]:
-        from drivers.card.pcsc_api import PcscError
+        from passerelle.drivers.card.pcsc_api import PcscError
 
         raise PcscError("SCardListReaders", 0x80100069)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.card.identity import device_id, parse_reader_name
+from passerelle.drivers.card.identity import device_id, parse_reader_name
 
 
 def test_name_index_slot_serial_interface() -> None:

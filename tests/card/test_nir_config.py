@@ -8,10 +8,10 @@ import hmac
 import pytest
 from pydantic import ValidationError
 
-from drivers.card.atr import CardType
-from drivers.card.config import CardSection, NirMode, PublicDataPolicy
-from drivers.card.nir import nir_key_ok, protect
-from simulators.card.virtual_cards import SAMPLE_BENEFICIARIES
+from passerelle.drivers.card.atr import CardType
+from passerelle.drivers.card.config import CardSection, NirMode, PublicDataPolicy
+from passerelle.drivers.card.nir import nir_key_ok, protect
+from passerelle.simulators.card.virtual_cards import SAMPLE_BENEFICIARIES
 
 
 def test_sample_nirs_have_valid_keys_and_a_changed_digit_breaks_it() -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from daemon.driver import DeviceState
-from drivers.card.atr import CardType
-from simulators.card.isolated_pcscd import IsolatedPcscd
-from simulators.card.virtual_cards import make_card
+from passerelle.daemon.driver import DeviceState
+from passerelle.drivers.card.atr import CardType
+from passerelle.simulators.card.isolated_pcscd import IsolatedPcscd
+from passerelle.simulators.card.virtual_cards import make_card
 from tests.card.conftest import Slots, run_driver
 from tests.card.helpers import card_event, data_of, device_change
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from daemon.driver import RequestError
-from drivers.card.atr import CardType
-from drivers.card.pcsc_api import STATE_PRESENT
-from drivers.card.public_read import PublicDataReader, ReadResult
-from simulators.card.virtual_cards import (
+from passerelle.daemon.driver import RequestError
+from passerelle.drivers.card.atr import CardType
+from passerelle.drivers.card.pcsc_api import STATE_PRESENT
+from passerelle.drivers.card.public_read import PublicDataReader, ReadResult
+from passerelle.simulators.card.virtual_cards import (
     AID_VITALE,
     ATRS,
     MF,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from drivers.card.atr import CardType
-from drivers.card.monitor import ReaderAdded, SlotStatus
-from drivers.card.pcsc_api import STATE_EMPTY, STATE_PRESENT, ScardApi
-from simulators.card.virtual_cards import ATRS, make_card
+from passerelle.drivers.card.atr import CardType
+from passerelle.drivers.card.monitor import ReaderAdded, SlotStatus
+from passerelle.drivers.card.pcsc_api import STATE_EMPTY, STATE_PRESENT, ScardApi
+from passerelle.simulators.card.virtual_cards import ATRS, make_card
 from tests.card.conftest import SLOT_NAMES, Slots, run_driver, wait_slots_state
 from tests.card.helpers import card_event, data_of
 

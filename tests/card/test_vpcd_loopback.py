@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from drivers.card.pcsc_api import STATE_EMPTY, STATE_PRESENT
-from simulators.card.isolated_pcscd import IsolatedPcscd
-from simulators.card.virtual_cards import make_card
+from passerelle.drivers.card.pcsc_api import STATE_EMPTY, STATE_PRESENT
+from passerelle.simulators.card.isolated_pcscd import IsolatedPcscd
+from passerelle.simulators.card.virtual_cards import make_card
 from tests.card.conftest import Slots, wait_slots_state
 
 TCP_LISTEN = "0A"

@@ -12,8 +12,8 @@ from pathlib import Path
 import aiomqtt
 from passerelle_consumer import Event, EventConsumer
 
-from daemon.broker import PrivateBroker
-from simulators.scanner.serial_sim import SerialScannerSimulator
+from passerelle.daemon.broker import PrivateBroker
+from passerelle.simulators.scanner.serial_sim import SerialScannerSimulator
 from tests.support import base_config, collect, inprocess_daemon
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from prometheus_client import generate_latest
 from pydantic import BaseModel
 
-from daemon.app import Daemon
-from daemon.driver import (
+from passerelle.daemon.app import Daemon
+from passerelle.daemon.driver import (
     DeviceChange,
     DeviceInfo,
     Driver,
@@ -24,7 +24,7 @@ from daemon.driver import (
     DriverItem,
     RequestHandler,
 )
-from daemon.family import Family, FamilySection, load_families
+from passerelle.daemon.family import Family, FamilySection, load_families
 from tests.core.family_support import PlainFamily
 
 SCHEMA = "test.desk/1"

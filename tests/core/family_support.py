@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from daemon.driver import DeviceInfo, RequestHandler
-from daemon.family import CliCommands, DoctorCheck, FamilySection
+from passerelle.daemon.driver import DeviceInfo, RequestHandler
+from passerelle.daemon.family import CliCommands, DoctorCheck, FamilySection
 
 
 class PlainDriver:

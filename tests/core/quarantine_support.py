@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from daemon.broker import PrivateBroker, free_port
-from daemon.outbox import Outbox
+from passerelle.daemon.broker import PrivateBroker, free_port
+from passerelle.daemon.outbox import Outbox
 from tests.support import MqttCollector, base_config
 
 BASE = "passerelle/test"

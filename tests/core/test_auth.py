@@ -10,7 +10,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from daemon.broker import PrivateBroker, free_port
+from passerelle.daemon.broker import PrivateBroker, free_port
 from tests.support import DaemonProcess, base_config, collect, to_toml, wait_until
 
 
@@ -121,7 +121,8 @@ async def test_tail_uses_the_stations_credentials(tmp_path: Path) -> None:
         config_file = tmp_path / "tail.toml"
         config_file.write_text(to_toml(config))
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "daemon.cli", "tail", "--config", str(config_file), "--count", "1",
+            sys.executable, "-m", "passerelle.daemon.cli", "tail", "--config", str(config_file),
+            "--count", "1",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         stdout, stderr = await asyncio.wait_for(process.communicate(), 20)

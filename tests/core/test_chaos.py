@@ -12,8 +12,8 @@ import json
 import time
 from pathlib import Path
 
-from daemon.broker import PrivateBroker
-from drivers.synthetic.driver import event_id_for
+from passerelle.daemon.broker import PrivateBroker
+from passerelle.drivers.synthetic.driver import event_id_for
 from tests.support import DaemonProcess, base_config
 
 TOTAL = 20_000

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import aiomqtt
 
-from daemon import __version__
-from daemon.broker import PrivateBroker, free_port
+from passerelle.daemon import __version__
+from passerelle.daemon.broker import PrivateBroker, free_port
 from tests.support import DaemonProcess, base_config, to_toml
 
-PASSERELLE = [sys.executable, "-m", "daemon.cli"]
+PASSERELLE = [sys.executable, "-m", "passerelle.daemon.cli"]
 
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

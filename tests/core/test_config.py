@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.broker import PrivateBroker
-from daemon.config import ConfigError, check_config, load_config
-from daemon.family import load_families
+from passerelle.daemon.broker import PrivateBroker
+from passerelle.daemon.config import ConfigError, check_config, load_config
+from passerelle.daemon.family import load_families
 from tests.support import DaemonProcess, base_config, collect, to_toml
 
 
@@ -18,7 +18,7 @@ def passerelle(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
     import os
 
     return subprocess.run(
-        [sys.executable, "-m", "daemon.cli", *args],
+        [sys.executable, "-m", "passerelle.daemon.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from daemon.broker import free_port
+from passerelle.daemon.broker import free_port
 from tests.support import base_config, to_toml
 
 SECRET = "s3cr3t-value"
@@ -104,7 +104,7 @@ CASES: dict[str, Case] = {
 def passerelle(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PASSERELLE_")}
     return subprocess.run(
-        [sys.executable, "-m", "daemon.cli", *args],
+        [sys.executable, "-m", "passerelle.daemon.cli", *args],
         capture_output=True,
         text=True,
         timeout=30,  # the bug this guards against is a daemon that never stops

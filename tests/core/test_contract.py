@@ -12,7 +12,7 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from daemon.broker import PrivateBroker
+from passerelle.daemon.broker import PrivateBroker
 from tests.support import DaemonProcess, base_config, collect
 
 SYNTHETIC = {"devices": [{"id": "pattern-1", "rate": 50.0, "count": 20}]}

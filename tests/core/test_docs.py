@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daemon.config import load_config
-from daemon.config_reference import reference, splice
-from daemon.family import load_families
+from passerelle.daemon.config import load_config
+from passerelle.daemon.config_reference import reference, splice
+from passerelle.daemon.family import load_families
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -9,8 +9,8 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from daemon.broker import PrivateBroker
-from daemon.publisher import OPENING_TIMEOUT_SECONDS
+from passerelle.daemon.broker import PrivateBroker
+from passerelle.daemon.publisher import OPENING_TIMEOUT_SECONDS
 from tests.support import MqttCollector, base_config, collect, inprocess_daemon
 
 FAILOVER_TARGET_SECONDS = 5.0

@@ -8,11 +8,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from daemon.broker import PrivateBroker
-from drivers.cpap.events import IMPORT_SCHEMA
-from drivers.synthetic.driver import event_id_for
-from simulators.cpap.card import write_card
-from simulators.cpap.profile import BUILTIN
+from passerelle.daemon.broker import PrivateBroker
+from passerelle.drivers.cpap.events import IMPORT_SCHEMA
+from passerelle.drivers.synthetic.driver import event_id_for
+from passerelle.simulators.cpap.card import write_card
+from passerelle.simulators.cpap.profile import BUILTIN
 from tests.support import DaemonProcess, MqttCollector, base_config, collect
 
 STATIONS = ("station-a", "station-b")

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiomqtt
 
-from daemon.broker import PrivateBroker
+from passerelle.daemon.broker import PrivateBroker
 from tests.core.hostile_requests import BASE, REQUEST, RESPONSE, Hostile, hostile_requests, send_request
 from tests.support import DaemonProcess, MqttCollector, Received, base_config, collect
 

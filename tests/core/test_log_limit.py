@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from daemon.log_limit import RateLimitedLog
+from passerelle.daemon.log_limit import RateLimitedLog
 
 
 def test_one_line_per_cause_and_interval(caplog: pytest.LogCaptureFixture) -> None:

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from daemon.outbox import DroppedRows, Outbox, OutboxError, OutboxFullError
+from passerelle.daemon.outbox import DroppedRows, Outbox, OutboxError, OutboxFullError
 
 
 def make(path: Path, **kwargs: object) -> Outbox:
@@ -127,7 +127,7 @@ async def test_a_row_published_before_its_commit_is_still_stored_then_deleted(tm
 
 
 async def test_rows_beyond_the_memory_window_come_from_the_database(tmp_path: Path) -> None:
-    from daemon.outbox import MEMORY_WINDOW
+    from passerelle.daemon.outbox import MEMORY_WINDOW
 
     outbox = make(tmp_path / "o.db", max_events=100_000)
     await outbox.open()

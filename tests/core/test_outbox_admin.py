@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 import aiomqtt
 from pydantic import BaseModel, Field
 
-from daemon.broker import PrivateBroker
-from daemon.delivery import EventTooLargeError
-from daemon.driver import (
+from passerelle.daemon.broker import PrivateBroker
+from passerelle.daemon.delivery import EventTooLargeError
+from passerelle.daemon.driver import (
     DeviceChange,
     DeviceInfo,
     Driver,
@@ -26,7 +26,7 @@ from daemon.driver import (
     DriverEvent,
     DriverItem,
 )
-from daemon.family import Family, FamilySection, load_families
+from passerelle.daemon.family import Family, FamilySection, load_families
 from tests.core.family_support import PlainDriver, PlainFamily
 from tests.core.quarantine_support import (
     BASE,
@@ -174,7 +174,7 @@ async def test_requests_list_retry_and_discard(tmp_path: Path) -> None:
 
 def cli(args: list[str], config_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "outbox", *args, "--config", str(config_path)],
+        [sys.executable, "-m", "passerelle.daemon.cli", "outbox", *args, "--config", str(config_path)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -11,8 +11,8 @@ from uuid import uuid4
 
 import aiomqtt
 
-from daemon.broker import PrivateBroker, free_port
-from daemon.outbox import Outbox
+from passerelle.daemon.broker import PrivateBroker, free_port
+from passerelle.daemon.outbox import Outbox
 from tests.support import DaemonProcess, base_config, collect, inprocess_daemon, to_toml, wait_until
 
 
@@ -25,7 +25,7 @@ async def damage_cli(action: str, config: Path) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "daemon.cli",
+        "passerelle.daemon.cli",
         "outbox-damage",
         action,
         "--config",

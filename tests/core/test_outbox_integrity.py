@@ -13,7 +13,7 @@ from uuid import uuid4
 
 import pytest
 
-from daemon.outbox import DroppedRows, Outbox, OutboxRow
+from passerelle.daemon.outbox import DroppedRows, Outbox, OutboxRow
 
 log = logging.getLogger(__name__)
 ROWS = 300

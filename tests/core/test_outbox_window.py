@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 from uuid import uuid4
 
-from daemon.outbox import MAX_GROUP, MEMORY_WINDOW, Outbox
+from passerelle.daemon.outbox import MAX_GROUP, MEMORY_WINDOW, Outbox
 
 
 async def test_rows_leaving_the_memory_window_during_a_read_are_still_read(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.broker import PrivateBroker
+from passerelle.daemon.broker import PrivateBroker
 from tests.core.quarantine_support import (
     BASE,
     SMALL,

@@ -8,9 +8,9 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.driver import RequestError
-from daemon.request_parse import parse_request
-from daemon.requests import Response
+from passerelle.daemon.driver import RequestError
+from passerelle.daemon.request_parse import parse_request
+from passerelle.daemon.requests import Response
 
 # JSON-shaped text with the pieces that broke the answer before: surrogate escapes, long numbers,
 # deep nesting, non-standard constants.

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from daemon.broker import PrivateBroker, free_port
-from daemon.driver import (
+from passerelle.daemon.broker import PrivateBroker, free_port
+from passerelle.daemon.driver import (
     DeviceChange,
     DeviceInfo,
     Driver,
@@ -19,7 +19,7 @@ from daemon.driver import (
     DriverEvent,
     DriverItem,
 )
-from daemon.family import Family, FamilySection, load_families
+from passerelle.daemon.family import Family, FamilySection, load_families
 from tests.core.family_support import PlainDriver, PlainFamily
 from tests.support import DaemonProcess, base_config, collect, inprocess_daemon, wait_until
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from daemon.broker import PrivateBroker
-from daemon.family import load_families
-from daemon.schema import asyncapi, event_schemas, schema_file_name
+from passerelle.daemon.broker import PrivateBroker
+from passerelle.daemon.family import load_families
+from passerelle.daemon.schema import asyncapi, event_schemas, schema_file_name
 from tests.contract import DOCS, assert_valid, channels_for
 from tests.support import DaemonProcess, base_config, collect
 
@@ -39,7 +39,7 @@ def test_every_event_schema_is_in_the_asyncapi_document() -> None:
 
 def test_schema_command_prints_json() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "schema"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "passerelle.daemon.cli", "schema"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0
     printed = json.loads(result.stdout)

@@ -11,11 +11,11 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from daemon.backoff import Backoff
-from daemon.broker import PrivateBroker, free_port
-from daemon.config import load_config
-from daemon.family import load_families
-from daemon.servers import Server, ServerRotation, parse_servers
+from passerelle.daemon.backoff import Backoff
+from passerelle.daemon.broker import PrivateBroker, free_port
+from passerelle.daemon.config import load_config
+from passerelle.daemon.family import load_families
+from passerelle.daemon.servers import Server, ServerRotation, parse_servers
 from tests.core.test_auth import broker_with_acl
 from tests.core.test_config_errors import passerelle
 from tests.core.test_failover import kill_broker
@@ -75,7 +75,7 @@ def test_the_environment_takes_a_json_list(tmp_path: Path, monkeypatch: pytest.M
 async def test_an_ipv6_server_is_used_and_named_in_health_and_logs(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="daemon.publisher")
+    caplog.set_level(logging.INFO, logger="passerelle.daemon.publisher")
     v6_port = free_port()
     with PrivateBroker(extra_config=[f"listener {v6_port} ::1"]) as broker:
         server = f"[::1]:{v6_port}"
@@ -156,7 +156,7 @@ async def test_refused_credentials_name_the_server_and_keep_events(
         mqtt = {"servers": [server], "username": "comptoir", "password": "wrong"}
         synthetic = {"devices": [{"id": "kept", "rate": 0, "count": 40}]}
         config = base_config(broker.port, tmp_path / "state", mqtt=mqtt, synthetic=synthetic)
-        with caplog.at_level(logging.WARNING, logger="daemon.publisher"):
+        with caplog.at_level(logging.WARNING, logger="passerelle.daemon.publisher"):
             async with inprocess_daemon(config) as daemon:
                 await wait_until(lambda: daemon.outbox.count == 40, 10, "40 events stored")
                 await wait_until(lambda: daemon.publisher.stats.last_error is not None, 10, "a refusal")

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from daemon.broker import free_port
+from passerelle.daemon.broker import free_port
 from tests.core.test_auth import broker_with_acl
 from tests.core.test_config_errors import passerelle
 from tests.core.test_tls import make_pki, tls_broker
@@ -22,7 +22,7 @@ PASSWORD = "s3cret"  # the station user's password in broker_with_acl
 def init(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PASSERELLE_")}
     return subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "station", "init", *args],
+        [sys.executable, "-m", "passerelle.daemon.cli", "station", "init", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -56,7 +56,7 @@ async def test_init_writes_a_working_configuration_and_a_0600_password_file(tmp_
         async with collect(broker.host, broker.port, "passerelle/test/bridge/state",
                            username="reader", password="r3ader") as seen:  # fmt: skip
             daemon = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "daemon.cli", "run", "--config", str(config), env=env,
+                sys.executable, "-m", "passerelle.daemon.cli", "run", "--config", str(config), env=env,
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             )  # fmt: skip
             try:

@@ -11,8 +11,8 @@ import threading
 import time
 from pathlib import Path
 
-from daemon.broker import PrivateBroker
-from daemon.sdnotify import Notifier
+from passerelle.daemon.broker import PrivateBroker
+from passerelle.daemon.sdnotify import Notifier
 from tests.core.hostile_requests import send_request
 from tests.support import DaemonProcess, NotifySocket, base_config, collect
 

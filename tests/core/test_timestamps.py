@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from daemon import events
+from passerelle.daemon import events
 
 
 @pytest.fixture

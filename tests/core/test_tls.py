@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from daemon.broker import PrivateBroker, free_port
+from passerelle.daemon.broker import PrivateBroker, free_port
 from tests.support import DaemonProcess, base_config, collect, wait_until
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from simulators.cpap.card import WrittenCard, write_card
-from simulators.cpap.profile import BUILTIN
+from passerelle.simulators.cpap.card import WrittenCard, write_card
+from passerelle.simulators.cpap.profile import BUILTIN
 
 CardFactory = Callable[..., WrittenCard]
 

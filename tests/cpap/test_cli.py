@@ -8,13 +8,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from drivers.cpap.observance import format_hours
-from simulators.cpap.profile import BUILTIN
+from passerelle.drivers.cpap.observance import format_hours
+from passerelle.simulators.cpap.profile import BUILTIN
 
 
 def passerelle(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "daemon.cli", *args], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "passerelle.daemon.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 

@@ -7,9 +7,9 @@ from collections import Counter
 import edfio
 import pytest
 
-from drivers.cpap.datalog import event_name
-from drivers.cpap.resmed import read_card
-from simulators.cpap.profile import NightTruth
+from passerelle.drivers.cpap.datalog import event_name
+from passerelle.drivers.cpap.resmed import read_card
+from passerelle.simulators.cpap.profile import NightTruth
 from tests.cpap.conftest import CardFactory
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daemon.broker import PrivateBroker
-from drivers.cpap import FAMILY
-from drivers.cpap.events import IMPORT_SCHEMA, PERIOD_SCHEMA, RENEWAL_SCHEMA
+from passerelle.daemon.broker import PrivateBroker
+from passerelle.drivers.cpap import FAMILY
+from passerelle.drivers.cpap.events import IMPORT_SCHEMA, PERIOD_SCHEMA, RENEWAL_SCHEMA
 from tests.support import base_config, collect, inprocess_daemon
 
 
@@ -27,7 +27,7 @@ async def test_demo_inserts_a_card_and_drops_an_export(broker: PrivateBroker, tm
 
 
 def test_doctor_checks_the_folders(tmp_path: Path) -> None:
-    from drivers.cpap.config import CpapSection
+    from passerelle.drivers.cpap.config import CpapSection
 
     section = CpapSection.model_validate({"devices": [{"id": "sd", "path": str(tmp_path / "missing")}]})
     checks = {c.name: c for c in FAMILY.doctor(section)}

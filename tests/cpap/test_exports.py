@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from drivers.cpap.exports import CsvMapping, read_export
-from drivers.cpap.problems import ProblemCode
+from passerelle.drivers.cpap.exports import CsvMapping, read_export
+from passerelle.drivers.cpap.problems import ProblemCode
 from tests.cpap.conftest import CardFactory
 
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from daemon.broker import PrivateBroker
-from drivers.cpap.events import DAY_SCHEMA, IMPORT_SCHEMA, PERIOD_SCHEMA, RENEWAL_SCHEMA
-from simulators.cpap.card import write_card
-from simulators.cpap.mutate import forge
-from simulators.cpap.profile import BUILTIN
+from passerelle.daemon.broker import PrivateBroker
+from passerelle.drivers.cpap.events import DAY_SCHEMA, IMPORT_SCHEMA, PERIOD_SCHEMA, RENEWAL_SCHEMA
+from passerelle.simulators.cpap.card import write_card
+from passerelle.simulators.cpap.mutate import forge
+from passerelle.simulators.cpap.profile import BUILTIN
 from tests.support import MqttCollector, base_config, collect, inprocess_daemon, wait_until
 
 SERIAL_A = "23201234567"
@@ -138,7 +138,7 @@ async def test_forged_card_through_the_daemon(
     path = card.root / "STR.edf"
     path.write_bytes(forge(path.read_bytes(), used, "Duration", [32767]))
     (card.root / "STR.crc").unlink()
-    caplog.set_level(logging.INFO, logger="drivers.cpap")
+    caplog.set_level(logging.INFO, logger="passerelle.drivers.cpap")
     async with (
         collect(broker.host, broker.port, "passerelle/test/#") as seen,
         inprocess_daemon(config(broker, tmp_path, media, exports)),

@@ -6,13 +6,13 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
-from drivers.cpap.config import CpapSection, Prescription
-from drivers.cpap.events import DAY_SCHEMA, IMPORT_SCHEMA, PERIOD_SCHEMA, RENEWAL_SCHEMA
-from drivers.cpap.feed import DeviceBatch, device_id, plan_import
-from drivers.cpap.ledger import DeviceLedger
-from drivers.cpap.observance import DayUsage
-from drivers.cpap.problems import Problem, ProblemCode
-from drivers.cpap.resmed import Identity
+from passerelle.drivers.cpap.config import CpapSection, Prescription
+from passerelle.drivers.cpap.events import DAY_SCHEMA, IMPORT_SCHEMA, PERIOD_SCHEMA, RENEWAL_SCHEMA
+from passerelle.drivers.cpap.feed import DeviceBatch, device_id, plan_import
+from passerelle.drivers.cpap.ledger import DeviceLedger
+from passerelle.drivers.cpap.observance import DayUsage
+from passerelle.drivers.cpap.problems import Problem, ProblemCode
+from passerelle.drivers.cpap.resmed import Identity
 
 START = date(2025, 1, 6)
 TODAY = date(2026, 1, 10)
@@ -128,7 +128,7 @@ def test_device_ids_are_topic_safe() -> None:
 
 
 def test_datalog_nights_dropping_off_the_card_change_nothing() -> None:
-    from drivers.cpap.resmed import NightDetail
+    from passerelle.drivers.cpap.resmed import NightDetail
 
     section = CpapSection()
     with_detail = batch(days=30)
@@ -164,7 +164,7 @@ def test_a_status_going_back_is_a_new_event() -> None:
 
 
 def test_period_events_list_the_days_left_out() -> None:
-    from drivers.cpap.plausibility import ExcludedDay
+    from passerelle.drivers.cpap.plausibility import ExcludedDay
 
     section = CpapSection(period_start=START)
     honest = batch(days=56)
@@ -180,7 +180,7 @@ def test_period_events_list_the_days_left_out() -> None:
     assert periods[1].days_excluded == []
     # A period without excluded days keeps the content hash it had before the field existed, so an
     # upgrade does not re-publish every stored period.
-    from drivers.cpap.feed import content_hash
+    from passerelle.drivers.cpap.feed import content_hash
 
     p1 = periods[1]
     before = content_hash(p1.model_dump(mode="json", exclude={"patient_ref", "days_excluded"}))

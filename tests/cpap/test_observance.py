@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.cpap.observance import (
+from passerelle.drivers.cpap.observance import (
     AlertLevel,
     DayUsage,
     RenewalStatus,

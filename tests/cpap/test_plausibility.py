@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from drivers.cpap.observance import Tier, compute_periods
-from drivers.cpap.plausibility import day_problems
-from drivers.cpap.problems import ProblemCode
-from drivers.cpap.resmed import read_card
-from simulators.cpap.card import WrittenCard, write_card
-from simulators.cpap.mutate import forge
-from simulators.cpap.profile import BUILTIN
+from passerelle.drivers.cpap.observance import Tier, compute_periods
+from passerelle.drivers.cpap.plausibility import day_problems
+from passerelle.drivers.cpap.problems import ProblemCode
+from passerelle.drivers.cpap.resmed import read_card
+from passerelle.simulators.cpap.card import WrittenCard, write_card
+from passerelle.simulators.cpap.mutate import forge
+from passerelle.simulators.cpap.profile import BUILTIN
 
 
 def poor_card(tmp_path: Path) -> WrittenCard:

@@ -8,7 +8,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
 
-from drivers.cpap.plot import build_figure
+from passerelle.drivers.cpap.plot import build_figure
 
 
 def report(hours_per_day: float, days: int = 56) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from pathlib import Path
 import edfio
 import numpy as np
 
-from drivers.cpap.labels import canonical
-from drivers.cpap.problems import ProblemCode
-from drivers.cpap.resmed import read_card
-from simulators.cpap.profile import last_sunday
+from passerelle.drivers.cpap.labels import canonical
+from passerelle.drivers.cpap.problems import ProblemCode
+from passerelle.drivers.cpap.resmed import read_card
+from passerelle.simulators.cpap.profile import last_sunday
 from tests.cpap.conftest import CardFactory
 
 

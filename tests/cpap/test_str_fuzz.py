@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from drivers.cpap.observance import PERIOD_DAYS, compute_periods, renewal_decision
-from drivers.cpap.plausibility import DAY_MINUTES, day_problems
-from drivers.cpap.problems import Problem, ProblemCode
-from drivers.cpap.resmed import read_str
-from simulators.cpap.card import write_card
-from simulators.cpap.mutate import KINDS, mutate_str
-from simulators.cpap.profile import BUILTIN
+from passerelle.drivers.cpap.observance import PERIOD_DAYS, compute_periods, renewal_decision
+from passerelle.drivers.cpap.plausibility import DAY_MINUTES, day_problems
+from passerelle.drivers.cpap.problems import Problem, ProblemCode
+from passerelle.drivers.cpap.resmed import read_str
+from passerelle.simulators.cpap.card import write_card
+from passerelle.simulators.cpap.mutate import KINDS, mutate_str
+from passerelle.simulators.cpap.profile import BUILTIN
 
 MUTANTS = 10_000
 

@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
-from daemon.driver import DriverContext, DriverEvent
-from drivers.cpap.config import CpapSection, CpapSource
-from drivers.cpap.driver import ObservanceDriver, find_cards
-from drivers.cpap.events import DAY_SCHEMA
-from drivers.cpap.watch import FolderWatch
-from simulators.cpap.card import write_card
-from simulators.cpap.profile import BUILTIN
+from passerelle.daemon.driver import DriverContext, DriverEvent
+from passerelle.drivers.cpap.config import CpapSection, CpapSource
+from passerelle.drivers.cpap.driver import ObservanceDriver, find_cards
+from passerelle.drivers.cpap.events import DAY_SCHEMA
+from passerelle.drivers.cpap.watch import FolderWatch
+from passerelle.simulators.cpap.card import write_card
+from passerelle.simulators.cpap.profile import BUILTIN
 from tests.support import wait_until
 
 
@@ -167,8 +167,8 @@ async def test_ledger_is_written_only_after_every_event_is_acknowledged(tmp_path
 async def test_daily_review_raises_the_prescription_alert_without_the_card(tmp_path: Path) -> None:
     from datetime import date
 
-    from drivers.cpap.config import Prescription
-    from drivers.cpap.events import RENEWAL_SCHEMA
+    from passerelle.drivers.cpap.config import Prescription
+    from passerelle.drivers.cpap.events import RENEWAL_SCHEMA
 
     media = tmp_path / "media"
     card = write_card(replace(BUILTIN["good"], days=60), media / "CARD", with_csv=False)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.fleet_identity import (
+from passerelle.daemon.fleet_identity import (
     Identity,
     identities,
     mosquitto_dynsec,

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiomqtt
 
-from daemon.fleet_identity import Identity
+from passerelle.daemon.fleet_identity import Identity
 from tests.fleet.conftest import Endpoint
 from tests.support import MqttCollector, Received, base_config, collect
 

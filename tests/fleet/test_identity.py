@@ -14,7 +14,7 @@ import aiomqtt
 import pytest
 from paho.mqtt.reasoncodes import ReasonCode
 
-from daemon.fleet_identity import Identity, mosquitto_dynsec
+from passerelle.daemon.fleet_identity import Identity, mosquitto_dynsec
 from tests.engines import NatsCluster, dynsec_broker
 from tests.fleet.conftest import Endpoint, Fleet
 from tests.fleet.stations import consumer, protocol_of, station_config, synthetic_seqs

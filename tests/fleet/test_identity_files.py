@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import load_config
-from daemon.family import load_families
-from daemon.fleet_identity import identities, main
+from passerelle.daemon.config import load_config
+from passerelle.daemon.family import load_families
+from passerelle.daemon.fleet_identity import identities, main
 
 
 def test_generator_writes_private_files_a_station_can_load(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.broker import PrivateBroker, free_port
+from passerelle.daemon.broker import PrivateBroker, free_port
 from tests.packaging.debroot import (
     ROOT,
     WITHOUT_SYSTEMD,

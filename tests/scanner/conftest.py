@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from daemon.driver import DeviceChange, DeviceState, Driver, DriverEvent, DriverItem
-from drivers.scanner.config import ScannerDevice
-from drivers.scanner.hid import HidScannerDriver
-from drivers.scanner.payload import ScanPayload
-from drivers.scanner.serial_port import SerialScannerDriver
-from simulators.scanner.hid_sim import HidScannerSimulator
-from simulators.scanner.keyboard import GsMode
-from simulators.scanner.serial_sim import SerialScannerSimulator
+from passerelle.daemon.driver import DeviceChange, DeviceState, Driver, DriverEvent, DriverItem
+from passerelle.drivers.scanner.config import ScannerDevice
+from passerelle.drivers.scanner.hid import HidScannerDriver
+from passerelle.drivers.scanner.payload import ScanPayload
+from passerelle.drivers.scanner.serial_port import SerialScannerDriver
+from passerelle.simulators.scanner.hid_sim import HidScannerSimulator
+from passerelle.simulators.scanner.keyboard import GsMode
+from passerelle.simulators.scanner.serial_sim import SerialScannerSimulator
 
 
 class ItemStream:

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from daemon.cli import main
-from daemon.driver import DriverContext
-from daemon.family import Family, load_families
-from drivers.scanner import FAMILY
-from drivers.scanner.cli import unescape
-from drivers.scanner.config import ScannerSection
-from drivers.scanner.hid import HidScannerDriver
-from drivers.scanner.keymaps import FR
-from drivers.scanner.serial_port import SerialScannerDriver
-from simulators.scanner.keyboard import Typist, pack
+from passerelle.daemon.cli import main
+from passerelle.daemon.driver import DriverContext
+from passerelle.daemon.family import Family, load_families
+from passerelle.drivers.scanner import FAMILY
+from passerelle.drivers.scanner.cli import unescape
+from passerelle.drivers.scanner.config import ScannerSection
+from passerelle.drivers.scanner.hid import HidScannerDriver
+from passerelle.drivers.scanner.keymaps import FR
+from passerelle.drivers.scanner.serial_port import SerialScannerDriver
+from passerelle.simulators.scanner.keyboard import Typist, pack
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:

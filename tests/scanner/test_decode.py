@@ -6,10 +6,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from drivers.scanner.checks import gs1_check_digit, gs1_check_ok, hibc_check_character
-from drivers.scanner.dates import gs1_year
-from drivers.scanner.decode import decode_bytes, decode_text
-from drivers.scanner.payload import Problem
+from passerelle.drivers.scanner.checks import gs1_check_digit, gs1_check_ok, hibc_check_character
+from passerelle.drivers.scanner.dates import gs1_year
+from passerelle.drivers.scanner.decode import decode_bytes, decode_text
+from passerelle.drivers.scanner.payload import Problem
 
 TODAY = date(2026, 11, 24)
 GS = "\x1d"

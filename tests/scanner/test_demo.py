@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from daemon.driver import DriverContext
-from drivers.scanner import FAMILY
-from drivers.scanner.config import ScannerSection
-from simulators.scanner.runner import running_simulators
+from passerelle.daemon.driver import DriverContext
+from passerelle.drivers.scanner import FAMILY
+from passerelle.drivers.scanner.config import ScannerSection
+from passerelle.simulators.scanner.runner import running_simulators
 
 from .conftest import started
 

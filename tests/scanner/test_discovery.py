@@ -6,7 +6,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from drivers.scanner.discovery import input_devices, resolve_usb_input, resolve_usb_serial, serial_devices
+from passerelle.drivers.scanner.discovery import (
+    input_devices,
+    resolve_usb_input,
+    resolve_usb_serial,
+    serial_devices,
+)
 
 
 def fake_tree(root: Path) -> None:

@@ -7,10 +7,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from drivers.scanner.config import ScannerSection
-from drivers.scanner.decode import decode_text
-from drivers.scanner.french import luhn_ok
-from drivers.scanner.payload import Problem
+from passerelle.drivers.scanner.config import ScannerSection
+from passerelle.drivers.scanner.decode import decode_text
+from passerelle.drivers.scanner.french import luhn_ok
+from passerelle.drivers.scanner.payload import Problem
 
 TODAY = date(2026, 6, 1)
 RPPS = "10101234564"  # Luhn key 4

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from drivers.scanner.decode import decode_text
-from drivers.scanner.keymaps import LAYOUTS
-from drivers.scanner.payload import Problem, ScanPayload
-from simulators.scanner.fuzz import fuzz_inputs
-from simulators.scanner.keyboard import Typist
+from passerelle.drivers.scanner.decode import decode_text
+from passerelle.drivers.scanner.keymaps import LAYOUTS
+from passerelle.drivers.scanner.payload import Problem, ScanPayload
+from passerelle.simulators.scanner.fuzz import fuzz_inputs
+from passerelle.simulators.scanner.keyboard import Typist
 
 from .conftest import ItemStream
 

@@ -7,11 +7,11 @@ from datetime import date
 
 import pytest
 
-from drivers.scanner.decode import decode_text
-from drivers.scanner.gs1 import encode_gs1
-from drivers.scanner.gs1_dictionary import ai_table
-from drivers.scanner.gs1_linters import LINTERS, UNCHECKED
-from drivers.scanner.payload import Problem
+from passerelle.drivers.scanner.decode import decode_text
+from passerelle.drivers.scanner.gs1 import encode_gs1
+from passerelle.drivers.scanner.gs1_dictionary import ai_table
+from passerelle.drivers.scanner.gs1_linters import LINTERS, UNCHECKED
+from passerelle.drivers.scanner.payload import Problem
 
 TODAY = date(2026, 11, 24)
 GS = "\x1d"

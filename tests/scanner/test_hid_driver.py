@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from daemon.driver import DeviceState
-from drivers.scanner.config import ScannerDevice
-from drivers.scanner.hid import HidScannerDriver
-from drivers.scanner.payload import Problem
-from simulators.scanner.hid_sim import HidScannerSimulator
-from simulators.scanner.keyboard import Typist
-from simulators.scanner.scenarios import load_scenario
+from passerelle.daemon.driver import DeviceState
+from passerelle.drivers.scanner.config import ScannerDevice
+from passerelle.drivers.scanner.hid import HidScannerDriver
+from passerelle.drivers.scanner.payload import Problem
+from passerelle.simulators.scanner.hid_sim import HidScannerSimulator
+from passerelle.simulators.scanner.keyboard import Typist
+from passerelle.simulators.scanner.scenarios import load_scenario
 
 from .conftest import started
 

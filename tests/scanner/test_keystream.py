@@ -6,8 +6,8 @@ import string
 
 import pytest
 
-from drivers.scanner.keymaps import FR, LAYOUTS, US, Key, Layout
-from drivers.scanner.keystream import (
+from passerelle.drivers.scanner.keymaps import FR, LAYOUTS, US, Key, Layout
+from passerelle.drivers.scanner.keystream import (
     EV_KEY,
     EV_SYN,
     EVENT_SIZE,
@@ -17,8 +17,8 @@ from drivers.scanner.keystream import (
     KeyScan,
     KeyStreamDecoder,
 )
-from drivers.scanner.payload import Problem
-from simulators.scanner.keyboard import RawEvent, Typist, pack
+from passerelle.drivers.scanner.payload import Problem
+from passerelle.simulators.scanner.keyboard import RawEvent, Typist, pack
 from tests.scanner import xkb
 
 PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F))

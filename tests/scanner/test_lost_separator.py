@@ -13,9 +13,9 @@ import string
 from collections.abc import Callable
 from datetime import date
 
-from drivers.scanner.checks import gs1_check_digit
-from drivers.scanner.decode import decode_text
-from drivers.scanner.payload import Problem
+from passerelle.drivers.scanner.checks import gs1_check_digit
+from passerelle.drivers.scanner.decode import decode_text
+from passerelle.drivers.scanner.payload import Problem
 
 TODAY = date(2026, 11, 24)
 GS = "\x1d"

@@ -9,11 +9,11 @@ from typing import cast
 
 import pytest
 
-from drivers.nir import NirMode, nir_key, protect
-from drivers.scanner.config import ScannerSection
-from drivers.scanner.decode import decode_text
-from drivers.scanner.payload import Problem, ScanPayload
-from drivers.scanner.rules import ScanRules
+from passerelle.drivers.nir import NirMode, nir_key, protect
+from passerelle.drivers.scanner.config import ScannerSection
+from passerelle.drivers.scanner.decode import decode_text
+from passerelle.drivers.scanner.payload import Problem, ScanPayload
+from passerelle.drivers.scanner.rules import ScanRules
 
 TODAY = date(2026, 6, 1)
 BODY = "2910199001002"  # NIR-shaped and not a valid EAN-13
@@ -104,7 +104,7 @@ def test_a_decoder_failure_is_one_scan_with_a_problem_and_a_log_without_the_nir(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     rules = ScanRules(e_prescription=(cast(re.Pattern[str], ExplodingPattern()),))
-    with caplog.at_level(logging.ERROR, logger="drivers.scanner.decode"):
+    with caplog.at_level(logging.ERROR, logger="passerelle.drivers.scanner.decode"):
         payload = decode_text("]Q1ID" + NIR + "X", today=TODAY, rules=rules)
     assert (payload.kind, payload.valid, payload.problems) == ("text", False, [Problem.DECODER_ERROR])
     assert payload.raw == "]Q1ID" + "*" * 15 + "X"

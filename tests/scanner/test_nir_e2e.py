@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from daemon.broker import PrivateBroker
-from drivers.scanner.keymaps import LAYOUTS
-from simulators.scanner.fuzz import nir_forms
-from simulators.scanner.hid_sim import HidScannerSimulator
-from simulators.scanner.keyboard import Typist
-from simulators.scanner.serial_sim import SerialScannerSimulator
+from passerelle.daemon.broker import PrivateBroker
+from passerelle.drivers.scanner.keymaps import LAYOUTS
+from passerelle.simulators.scanner.fuzz import nir_forms
+from passerelle.simulators.scanner.hid_sim import HidScannerSimulator
+from passerelle.simulators.scanner.keyboard import Typist
+from passerelle.simulators.scanner.serial_sim import SerialScannerSimulator
 from tests.support import MqttCollector, Received, base_config, collect, inprocess_daemon
 
 SCAN_TOPIC = "passerelle/test/scan"

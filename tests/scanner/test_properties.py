@@ -10,20 +10,20 @@ from pathlib import Path
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from daemon.driver import DeviceState
-from drivers.scanner.checks import gs1_check_digit
-from drivers.scanner.config import ScannerDevice
-from drivers.scanner.dates import yymmdd
-from drivers.scanner.decode import decode_bytes, decode_text
-from drivers.scanner.framing import SerialFramer
-from drivers.scanner.gs1 import encode_gs1
-from drivers.scanner.hid import HidScannerDriver, decode_evdev_stream, keyscan_payload
-from drivers.scanner.keymaps import LAYOUTS
-from drivers.scanner.keystream import EV_KEY, EV_SYN, KeyStreamDecoder
-from drivers.scanner.nir_scrub import find_nirs
-from drivers.scanner.payload import Problem, ScanPayload
-from simulators.scanner.hid_sim import HidScannerSimulator
-from simulators.scanner.keyboard import Typist, pack
+from passerelle.daemon.driver import DeviceState
+from passerelle.drivers.scanner.checks import gs1_check_digit
+from passerelle.drivers.scanner.config import ScannerDevice
+from passerelle.drivers.scanner.dates import yymmdd
+from passerelle.drivers.scanner.decode import decode_bytes, decode_text
+from passerelle.drivers.scanner.framing import SerialFramer
+from passerelle.drivers.scanner.gs1 import encode_gs1
+from passerelle.drivers.scanner.hid import HidScannerDriver, decode_evdev_stream, keyscan_payload
+from passerelle.drivers.scanner.keymaps import LAYOUTS
+from passerelle.drivers.scanner.keystream import EV_KEY, EV_SYN, KeyStreamDecoder
+from passerelle.drivers.scanner.nir_scrub import find_nirs
+from passerelle.drivers.scanner.payload import Problem, ScanPayload
+from passerelle.simulators.scanner.hid_sim import HidScannerSimulator
+from passerelle.simulators.scanner.keyboard import Typist, pack
 
 from .conftest import started
 
@@ -184,9 +184,9 @@ def test_random_bytes_as_input_events_never_crash(noise: bytes) -> None:
 
 
 async def _serial_round(blob: bytes) -> tuple[list[ScanPayload], int]:
-    from daemon.driver import DeviceState
-    from drivers.scanner.serial_port import SerialScannerDriver
-    from simulators.scanner.serial_sim import SerialScannerSimulator
+    from passerelle.daemon.driver import DeviceState
+    from passerelle.drivers.scanner.serial_port import SerialScannerDriver
+    from passerelle.simulators.scanner.serial_sim import SerialScannerSimulator
 
     expected = len(SerialFramer("cr").feed(blob + b"\r"))
     with tempfile.TemporaryDirectory() as tmp, SerialScannerSimulator(Path(tmp) / "tty") as sim:

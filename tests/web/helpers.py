@@ -20,7 +20,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from daemon.app import Daemon
+from passerelle.daemon.app import Daemon
 from tests.support import base_config, inprocess_daemon
 
 TOKEN = "test-token-0123456789abcdef"
@@ -150,7 +150,7 @@ def listening_addresses(port: int) -> list[str]:
 
 def run_cli(*args: str) -> str:
     return subprocess.run(
-        [sys.executable, "-m", "daemon.cli", *args], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "passerelle.daemon.cli", *args], capture_output=True, text=True, check=True
     ).stdout.strip()
 
 

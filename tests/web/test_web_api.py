@@ -7,7 +7,7 @@ import json
 import stat
 from pathlib import Path
 
-from daemon.broker import PrivateBroker
+from passerelle.daemon.broker import PrivateBroker
 from tests.support import base_config, collect, inprocess_daemon, to_toml
 from tests.web.helpers import (
     api_url,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.broker import PrivateBroker
-from daemon.config import ConfigError, load_config
-from daemon.family import load_families
+from passerelle.daemon.broker import PrivateBroker
+from passerelle.daemon.config import ConfigError, load_config
+from passerelle.daemon.family import load_families
 from tests.support import base_config, inprocess_daemon
 from tests.web.helpers import free_port, listening_addresses
 
@@ -50,7 +50,7 @@ async def test_the_insecure_opt_in_warns_at_every_start(
     )
     for _ in range(2):
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="daemon.web.server"):
+        with caplog.at_level(logging.WARNING, logger="passerelle.daemon.web.server"):
             async with inprocess_daemon(config):
                 assert listening_addresses(port) == [f"00000000:{port:04X}"]
         assert any("NOT loopback and NOT encrypted" in r.getMessage() for r in caplog.records)

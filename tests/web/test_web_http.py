@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from daemon import __version__
-from daemon.broker import PrivateBroker
+from passerelle.daemon import __version__
+from passerelle.daemon.broker import PrivateBroker
 from tests.support import wait_until
 from tests.web.helpers import TOKEN, api_url, client, free_port, request, web_config, web_daemon
 

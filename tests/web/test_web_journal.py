@@ -6,8 +6,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from daemon.broker import PrivateBroker
-from daemon.journal import COUNT_SLACK
+from passerelle.daemon.broker import PrivateBroker
+from passerelle.daemon.journal import COUNT_SLACK
 from tests.support import wait_until
 from tests.web.helpers import (
     TOKEN,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daemon.broker import PrivateBroker
+from passerelle.daemon.broker import PrivateBroker
 from tests.support import DaemonProcess
 from tests.web.helpers import TOKEN, api_url, client, free_port, refused_status, request, web_config
 

@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from daemon.broker import PrivateBroker
+from passerelle.daemon.broker import PrivateBroker
 from tests.web.helpers import (
     api_url,
     client,

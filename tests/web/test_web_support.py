@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from daemon.log_ring import LogRing
+from passerelle.daemon.log_ring import LogRing
 
 
 def test_nir_shapes_are_masked_and_the_ring_is_bounded() -> None:

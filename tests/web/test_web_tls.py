@@ -8,7 +8,7 @@ import ssl
 import subprocess
 from pathlib import Path
 
-from daemon.broker import PrivateBroker
+from passerelle.daemon.broker import PrivateBroker
 from tests.web.helpers import TOKEN, client, free_port, web_config, web_daemon
 
 

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from drivers.scanner.decode import decode_text
+from passerelle.drivers.scanner.decode import decode_text
 
 HERE = Path(__file__).parent
 TODAY = date(2026, 11, 24)
