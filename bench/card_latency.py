@@ -31,7 +31,7 @@ from passerelle.drivers.card.events import CardEvent
 from passerelle.simulators.card.isolated_pcscd import IsolatedPcscd
 from passerelle.simulators.card.virtual_cards import make_card
 from passerelle.simulators.card.vpcd_link import GET_ATR, InsertedCard
-from tests.support import base_config, inprocess_daemon, wait_until
+from passerelle.testing.support import base_config, inprocess_daemon, wait_until
 
 KINDS = ("vitale2", "cps3", "vitale1", "cps4")
 

@@ -23,7 +23,7 @@ from typing import Any
 import aiomqtt
 
 from passerelle.daemon.broker import PrivateBroker, free_port
-from tests.support import DaemonProcess, base_config, inprocess_daemon
+from passerelle.testing.support import DaemonProcess, base_config, inprocess_daemon
 
 INFLIGHT = 100
 

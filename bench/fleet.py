@@ -35,8 +35,8 @@ from typing import Any
 from bench.fleet_consumers import Ledger, mosquitto_group, nats_group
 from passerelle.daemon.broker import PrivateBroker
 from passerelle.daemon.config import MqttSettings
-from tests.engines import NatsCluster
-from tests.support import DaemonProcess, base_config
+from passerelle.testing.engines import NatsCluster
+from passerelle.testing.support import DaemonProcess, base_config
 
 CLOCK_TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
 

@@ -22,7 +22,7 @@ from passerelle.daemon import outbox_sql as sql
 from passerelle.daemon.broker import free_port
 from passerelle.daemon.outbox import Outbox, OutboxRow
 from passerelle.daemon.outbox_integrity import inspect_files
-from tests.support import DaemonProcess, base_config
+from passerelle.testing.support import DaemonProcess, base_config
 
 BUILD_BATCH = 10_000
 

@@ -16,7 +16,7 @@ from datetime import date
 from bench.scanner_latency import percentile
 from passerelle.drivers.scanner.checks import hibc_check_character
 from passerelle.drivers.scanner.decode import decode_text
-from tests.scanner import test_lost_separator as samples
+from passerelle.simulators.scanner import separator_samples as samples
 
 TODAY = date(2026, 11, 24)
 GS = "\x1d"

@@ -30,7 +30,7 @@ from passerelle.drivers.scanner.payload import ScanPayload
 from passerelle.simulators.scanner.hid_sim import HidScannerSimulator
 from passerelle.simulators.scanner.scenarios import load_scenario
 from passerelle.simulators.scanner.serial_sim import SerialScannerSimulator
-from tests.support import base_config, inprocess_daemon
+from passerelle.testing.support import base_config, inprocess_daemon
 
 
 def percentile(values: list[float], q: float) -> float:

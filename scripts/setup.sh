@@ -13,7 +13,7 @@ apt_packages=(
     util-linux systemd xkb-data openssl
     chromium
     dpkg-dev binutils lintian mmdebstrap zstd   # scripts/package.sh and tests/packaging
-    nats-server rabbitmq-server  # fleet tests start their own clusters/nodes on loopback (tests/engines.py)
+    nats-server rabbitmq-server  # fleet tests start their own clusters/nodes on loopback (testing/engines.py)
 )
 # The TypeScript client's build and tests need node >= 18 with npm: Debian's, unless one is installed.
 command -v node >/dev/null && command -v npm >/dev/null || apt_packages+=(nodejs npm)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from passerelle.daemon.broker import PrivateBroker
-from tests.support import RUNNING
+from passerelle.testing.support import RUNNING
 
 
 @pytest.fixture(autouse=True)

@@ -37,7 +37,7 @@ import aiomqtt
 
 from passerelle.daemon.broker import PrivateBroker, free_port, port_open
 from passerelle.simulators.scanner.serial_sim import SerialScannerSimulator
-from tests.support import DaemonProcess, base_config
+from passerelle.testing.support import DaemonProcess, base_config
 
 STATION = "test"
 SCANNER_ID = "web-serial"

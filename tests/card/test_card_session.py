@@ -11,9 +11,9 @@ from typing import Any
 from passerelle.daemon.broker import PrivateBroker
 from passerelle.simulators.card.isolated_pcscd import IsolatedPcscd
 from passerelle.simulators.card.virtual_cards import make_card
+from passerelle.testing.support import MqttCollector, collect, inprocess_daemon
 from tests.card.conftest import READER_ID, Slots
 from tests.card.test_e2e import BASE, _config
-from tests.support import MqttCollector, collect, inprocess_daemon
 
 CARD = "passerelle.card/1"
 CARD_DATA = "passerelle.card-data/1"

@@ -11,8 +11,8 @@ import aiomqtt
 from passerelle.daemon.broker import PrivateBroker
 from passerelle.simulators.card.isolated_pcscd import IsolatedPcscd
 from passerelle.simulators.card.virtual_cards import ATRS, SAMPLE_BENEFICIARIES, make_card
+from passerelle.testing.support import Received, base_config, collect, inprocess_daemon
 from tests.card.conftest import READER_ID, Slots
-from tests.support import Received, base_config, collect, inprocess_daemon
 
 BASE = "passerelle/test"
 

@@ -7,10 +7,10 @@ import time
 import pytest
 
 from passerelle.daemon.driver import DeviceChange, DeviceState
+from passerelle.testing.support import wait_until
 from tests.card.conftest import run_driver
 from tests.card.helpers import card_event, data_of, device_change
 from tests.card.pcsc_double import HotplugPcsc
-from tests.support import wait_until
 
 KAPLINK = "Kapelse KAP-LINK2 [CCID] (ABC123)"
 KAPLINK_ID = "kapelse-kap-link2-ccid-abc123"

@@ -10,9 +10,9 @@ from passerelle.daemon.driver import DeviceChange, DriverEvent
 from passerelle.drivers.card.atr import CardType
 from passerelle.drivers.card.pcsc_api import STATE_EMPTY
 from passerelle.simulators.card.virtual_cards import ATRS, VirtualCard, make_card
+from passerelle.testing.support import wait_until
 from tests.card.conftest import READER_ID, Slots, run_driver, wait_slots_state
 from tests.card.helpers import card_event, data_of
-from tests.support import wait_until
 
 
 async def test_reader_announced_with_both_slots_empty(slots: Slots) -> None:

@@ -24,9 +24,9 @@ from passerelle.simulators.card.virtual_cards import (
     tlv,
     vitale2_files,
 )
+from passerelle.testing.support import wait_until
 from tests.card.conftest import READER_ID, SLOT_NAMES, Slots, run_driver, wait_slots_state
 from tests.card.helpers import card_data, card_event, read_of
-from tests.support import wait_until
 
 VITALE2_ATR = bytes.fromhex(ATRS["vitale2"])
 READ_VITALE = {"read_public_data": {"card_types": ["vitale2"]}}

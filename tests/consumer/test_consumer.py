@@ -14,7 +14,7 @@ from passerelle_consumer import Event, EventConsumer
 
 from passerelle.daemon.broker import PrivateBroker
 from passerelle.simulators.scanner.serial_sim import SerialScannerSimulator
-from tests.support import base_config, collect, inprocess_daemon
+from passerelle.testing.support import base_config, collect, inprocess_daemon
 
 
 async def take(events: AsyncIterator[Event], count: int, timeout: float = 10.0) -> list[Event]:

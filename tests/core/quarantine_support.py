@@ -15,7 +15,7 @@ from typing import Any
 
 from passerelle.daemon.broker import PrivateBroker, free_port
 from passerelle.daemon.outbox import Outbox
-from tests.support import MqttCollector, base_config
+from passerelle.testing.support import MqttCollector, base_config
 
 BASE = "passerelle/test"
 SMALL = 40  # events stored on either side of the one the broker will not take

@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from passerelle.daemon.broker import PrivateBroker, free_port
-from tests.support import DaemonProcess, base_config, collect, to_toml, wait_until
+from passerelle.testing.support import DaemonProcess, base_config, collect, to_toml, wait_until
 
 
 def failed_publishes(metrics_port: int) -> float:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from passerelle.daemon.broker import PrivateBroker
 from passerelle.drivers.synthetic.driver import event_id_for
-from tests.support import DaemonProcess, base_config
+from passerelle.testing.support import DaemonProcess, base_config
 
 TOTAL = 20_000
 RATE = 2_500.0  # events/s: the whole run lasts long enough for every fault to land mid-stream

@@ -11,7 +11,7 @@ import aiomqtt
 
 from passerelle.daemon import __version__
 from passerelle.daemon.broker import PrivateBroker, free_port
-from tests.support import DaemonProcess, base_config, to_toml
+from passerelle.testing.support import DaemonProcess, base_config, to_toml
 
 PASSERELLE = [sys.executable, "-m", "passerelle.daemon.cli"]
 

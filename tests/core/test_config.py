@@ -11,7 +11,7 @@ import pytest
 from passerelle.daemon.broker import PrivateBroker
 from passerelle.daemon.config import ConfigError, check_config, load_config
 from passerelle.daemon.family import load_families
-from tests.support import DaemonProcess, base_config, collect, to_toml
+from passerelle.testing.support import DaemonProcess, base_config, collect, to_toml
 
 
 def passerelle(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

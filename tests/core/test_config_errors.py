@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from passerelle.daemon.broker import free_port
-from tests.support import base_config, to_toml
+from passerelle.testing.support import base_config, to_toml
 
 SECRET = "s3cr3t-value"
 

@@ -13,7 +13,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from passerelle.daemon.broker import PrivateBroker
-from tests.support import DaemonProcess, base_config, collect
+from passerelle.testing.support import DaemonProcess, base_config, collect
 
 SYNTHETIC = {"devices": [{"id": "pattern-1", "rate": 50.0, "count": 20}]}
 

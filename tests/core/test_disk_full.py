@@ -13,8 +13,8 @@ import pytest
 from passerelle.daemon.broker import PrivateBroker, free_port
 from passerelle.daemon.outbox_disk import UNSTORED_LIMIT
 from passerelle.daemon.outbox_types import OutboxWriteError
+from passerelle.testing.support import DaemonProcess, base_config, collect, inprocess_daemon, wait_until
 from tests.core.disk_support import LowestPending, ext4_image, fill, metric, remount, small_tmpfs, with_desk
-from tests.support import DaemonProcess, base_config, collect, inprocess_daemon, wait_until
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from passerelle.daemon.broker import PrivateBroker
 from passerelle.daemon.publisher import OPENING_TIMEOUT_SECONDS
-from tests.support import MqttCollector, base_config, collect, inprocess_daemon
+from passerelle.testing.support import MqttCollector, base_config, collect, inprocess_daemon
 
 FAILOVER_TARGET_SECONDS = 5.0
 EVENTS = 800

@@ -13,7 +13,7 @@ from passerelle.drivers.cpap.events import IMPORT_SCHEMA
 from passerelle.drivers.synthetic.driver import event_id_for
 from passerelle.simulators.cpap.card import write_card
 from passerelle.simulators.cpap.profile import BUILTIN
-from tests.support import DaemonProcess, MqttCollector, base_config, collect
+from passerelle.testing.support import DaemonProcess, MqttCollector, base_config, collect
 
 STATIONS = ("station-a", "station-b")
 COUNT = 40

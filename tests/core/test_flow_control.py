@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from passerelle.daemon.broker import PrivateBroker
-from tests.support import base_config, collect, inprocess_daemon, wait_until
+from passerelle.testing.support import base_config, collect, inprocess_daemon, wait_until
 
 EVENTS = 400
 

@@ -15,8 +15,8 @@ from typing import Any
 import aiomqtt
 
 from passerelle.daemon.broker import PrivateBroker
+from passerelle.testing.support import DaemonProcess, MqttCollector, Received, base_config, collect
 from tests.core.hostile_requests import BASE, REQUEST, RESPONSE, Hostile, hostile_requests, send_request
-from tests.support import DaemonProcess, MqttCollector, Received, base_config, collect
 
 EVENT_RATE = 50.0  # events a second from the synthetic driver: one every 20 ms
 STREAM_SECONDS = 15.0

@@ -27,6 +27,7 @@ from passerelle.daemon.driver import (
     DriverItem,
 )
 from passerelle.daemon.family import Family, FamilySection, load_families
+from passerelle.testing.support import collect, inprocess_daemon, to_toml, wait_until
 from tests.core.family_support import PlainDriver, PlainFamily
 from tests.core.quarantine_support import (
     BASE,
@@ -39,7 +40,6 @@ from tests.core.quarantine_support import (
     request,
     store,
 )
-from tests.support import collect, inprocess_daemon, to_toml, wait_until
 
 TOPIC = f"{BASE}/stored"
 

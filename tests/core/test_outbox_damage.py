@@ -13,7 +13,14 @@ import aiomqtt
 
 from passerelle.daemon.broker import PrivateBroker, free_port
 from passerelle.daemon.outbox import Outbox
-from tests.support import DaemonProcess, base_config, collect, inprocess_daemon, to_toml, wait_until
+from passerelle.testing.support import (
+    DaemonProcess,
+    base_config,
+    collect,
+    inprocess_daemon,
+    to_toml,
+    wait_until,
+)
 
 
 def damage_problems(health: dict[str, object]) -> list[str]:

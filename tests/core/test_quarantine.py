@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from passerelle.daemon.broker import PrivateBroker
+from passerelle.testing.support import collect, inprocess_daemon, wait_until
 from tests.core.quarantine_support import (
     BASE,
     SMALL,
@@ -24,7 +25,6 @@ from tests.core.quarantine_support import (
     small_and_one,
     store,
 )
-from tests.support import collect, inprocess_daemon, wait_until
 
 TOPIC = f"{BASE}/stored"
 

@@ -14,7 +14,14 @@ from typing import Any
 import aiomqtt
 
 from passerelle.daemon.broker import PrivateBroker
-from tests.support import DaemonProcess, Received, base_config, collect, inprocess_daemon, wait_until
+from passerelle.testing.support import (
+    DaemonProcess,
+    Received,
+    base_config,
+    collect,
+    inprocess_daemon,
+    wait_until,
+)
 
 NIR = "1 85 05 78 006 084 36"  # a well-formed NIR (valid key), written as on a card
 

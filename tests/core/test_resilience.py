@@ -20,8 +20,8 @@ from passerelle.daemon.driver import (
     DriverItem,
 )
 from passerelle.daemon.family import Family, FamilySection, load_families
+from passerelle.testing.support import DaemonProcess, base_config, collect, inprocess_daemon, wait_until
 from tests.core.family_support import PlainDriver, PlainFamily
-from tests.support import DaemonProcess, base_config, collect, inprocess_daemon, wait_until
 
 
 class Tick(BaseModel):

@@ -12,8 +12,8 @@ import yaml
 from passerelle.daemon.broker import PrivateBroker
 from passerelle.daemon.family import load_families
 from passerelle.daemon.schema import asyncapi, event_schemas, schema_file_name
+from passerelle.testing.support import DaemonProcess, base_config, collect
 from tests.contract import DOCS, assert_valid, channels_for
-from tests.support import DaemonProcess, base_config, collect
 
 
 def test_committed_schemas_match_the_models() -> None:

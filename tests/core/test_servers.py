@@ -16,11 +16,11 @@ from passerelle.daemon.broker import PrivateBroker, free_port
 from passerelle.daemon.config import load_config
 from passerelle.daemon.family import load_families
 from passerelle.daemon.servers import Server, ServerRotation, parse_servers
+from passerelle.testing.support import base_config, collect, inprocess_daemon, to_toml, wait_until
 from tests.core.test_auth import broker_with_acl
 from tests.core.test_config_errors import passerelle
 from tests.core.test_failover import kill_broker
 from tests.core.test_tls import openssl
-from tests.support import base_config, collect, inprocess_daemon, to_toml, wait_until
 
 
 def test_server_entries_take_host_port_ipv6_and_the_default_port() -> None:

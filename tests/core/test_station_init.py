@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 from passerelle.daemon.broker import free_port
+from passerelle.testing.support import collect
 from tests.core.test_auth import broker_with_acl
 from tests.core.test_config_errors import passerelle
 from tests.core.test_tls import make_pki, tls_broker
-from tests.support import collect
 
 PASSWORD = "s3cret"  # the station user's password in broker_with_acl
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from passerelle.daemon.broker import PrivateBroker
 from passerelle.daemon.sdnotify import Notifier
+from passerelle.testing.support import DaemonProcess, NotifySocket, base_config, collect
 from tests.core.hostile_requests import send_request
-from tests.support import DaemonProcess, NotifySocket, base_config, collect
 
 ROOT = Path(__file__).resolve().parents[2]
 

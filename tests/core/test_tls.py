@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from passerelle.daemon.broker import PrivateBroker, free_port
-from tests.support import DaemonProcess, base_config, collect, wait_until
+from passerelle.testing.support import DaemonProcess, base_config, collect, wait_until
 
 
 def openssl(*args: str, cwd: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from passerelle.daemon.broker import PrivateBroker
 from passerelle.drivers.cpap import FAMILY
 from passerelle.drivers.cpap.events import IMPORT_SCHEMA, PERIOD_SCHEMA, RENEWAL_SCHEMA
-from tests.support import base_config, collect, inprocess_daemon
+from passerelle.testing.support import base_config, collect, inprocess_daemon
 
 
 async def test_demo_inserts_a_card_and_drops_an_export(broker: PrivateBroker, tmp_path: Path) -> None:

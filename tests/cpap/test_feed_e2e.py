@@ -17,7 +17,7 @@ from passerelle.drivers.cpap.events import DAY_SCHEMA, IMPORT_SCHEMA, PERIOD_SCH
 from passerelle.simulators.cpap.card import write_card
 from passerelle.simulators.cpap.mutate import forge
 from passerelle.simulators.cpap.profile import BUILTIN
-from tests.support import MqttCollector, base_config, collect, inprocess_daemon, wait_until
+from passerelle.testing.support import MqttCollector, base_config, collect, inprocess_daemon, wait_until
 
 SERIAL_A = "23201234567"
 SERIAL_B = "23201234568"

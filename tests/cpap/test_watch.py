@@ -16,7 +16,7 @@ from passerelle.drivers.cpap.events import DAY_SCHEMA
 from passerelle.drivers.cpap.watch import FolderWatch
 from passerelle.simulators.cpap.card import write_card
 from passerelle.simulators.cpap.profile import BUILTIN
-from tests.support import wait_until
+from passerelle.testing.support import wait_until
 
 
 async def next_change(changes: AsyncIterator[str], timeout: float = 5.0) -> str:

@@ -16,7 +16,7 @@ from passerelle.daemon.fleet_identity import (
     nats_authorization,
     rabbitmq_definitions,
 )
-from tests.engines import NatsCluster, RabbitMq, dynsec_broker, engine_dir
+from passerelle.testing.engines import NatsCluster, RabbitMq, dynsec_broker, engine_dir
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from typing import Any
 import aiomqtt
 
 from passerelle.daemon.fleet_identity import Identity
+from passerelle.testing.support import MqttCollector, Received, base_config, collect
 from tests.fleet.conftest import Endpoint
-from tests.support import MqttCollector, Received, base_config, collect
 
 
 def station_config(

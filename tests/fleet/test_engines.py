@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.engines import NatsCluster
+from passerelle.testing.engines import NatsCluster
+from passerelle.testing.support import DaemonProcess, wait_until
 from tests.fleet.conftest import Endpoint, Fleet
 from tests.fleet.stations import bridge_states, consumer, station_config, synthetic_seqs
-from tests.support import DaemonProcess, wait_until
 
 COUNT = 500
 

@@ -15,10 +15,10 @@ import pytest
 from paho.mqtt.reasoncodes import ReasonCode
 
 from passerelle.daemon.fleet_identity import Identity, mosquitto_dynsec
-from tests.engines import NatsCluster, dynsec_broker
+from passerelle.testing.engines import NatsCluster, dynsec_broker
+from passerelle.testing.support import DaemonProcess, MqttCollector, wait_until
 from tests.fleet.conftest import Endpoint, Fleet
 from tests.fleet.stations import consumer, protocol_of, station_config, synthetic_seqs
-from tests.support import DaemonProcess, MqttCollector, wait_until
 
 ACL_HINT = "does the broker's ACL grant this station"
 

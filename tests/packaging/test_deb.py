@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from passerelle.daemon.broker import PrivateBroker, free_port
+from passerelle.testing.support import base_config, collect, to_toml
 from tests.packaging.debroot import (
     ROOT,
     WITHOUT_SYSTEMD,
@@ -24,7 +25,6 @@ from tests.packaging.debroot import (
     stop,
     wait_for,
 )
-from tests.support import base_config, collect, to_toml
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -76,6 +76,10 @@ def test_installs_beside_python_daemon(wheel: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "'card', 'cpap', 'scanner', 'synthetic'" in done.stdout
     version = subprocess.run(
-        [str(venv / "bin" / "passerelle"), "--help"], cwd=tmp_path, capture_output=True, text=True, check=False
+        [str(venv / "bin" / "passerelle"), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert version.returncode == 0, version.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 from passerelle.daemon.broker import PrivateBroker
 from passerelle.simulators.scanner.hid_sim import HidScannerSimulator
 from passerelle.simulators.scanner.serial_sim import SerialScannerSimulator
-from tests.support import base_config, collect, inprocess_daemon
+from passerelle.testing.support import base_config, collect, inprocess_daemon
 
 UDI = "]d20109350750001231112405011727043010M24A117\x1d21FX2041337"
 RPPS = "]C010101234564"

@@ -17,7 +17,7 @@ from passerelle.simulators.scanner.fuzz import nir_forms
 from passerelle.simulators.scanner.hid_sim import HidScannerSimulator
 from passerelle.simulators.scanner.keyboard import Typist
 from passerelle.simulators.scanner.serial_sim import SerialScannerSimulator
-from tests.support import MqttCollector, Received, base_config, collect, inprocess_daemon
+from passerelle.testing.support import MqttCollector, Received, base_config, collect, inprocess_daemon
 
 SCAN_TOPIC = "passerelle/test/scan"
 BATCH = 100

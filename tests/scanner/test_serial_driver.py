@@ -9,7 +9,7 @@ from typing import Any
 
 from passerelle.daemon.driver import DeviceState
 from passerelle.drivers.scanner.payload import Problem
-from tests.support import wait_until
+from passerelle.testing.support import wait_until
 
 MEDICINE = "]d2010340093000023617280200102AB41\x1d21H8KQ3P7W2M9"
 

@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from passerelle.daemon.app import Daemon
-from tests.support import base_config, inprocess_daemon
+from passerelle.testing.support import base_config, inprocess_daemon
 
 TOKEN = "test-token-0123456789abcdef"
 

@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 from passerelle.daemon.broker import PrivateBroker
-from tests.support import base_config, collect, inprocess_daemon, to_toml
+from passerelle.testing.support import base_config, collect, inprocess_daemon, to_toml
 from tests.web.helpers import (
     api_url,
     client,

@@ -10,7 +10,7 @@ import pytest
 from passerelle.daemon.broker import PrivateBroker
 from passerelle.daemon.config import ConfigError, load_config
 from passerelle.daemon.family import load_families
-from tests.support import base_config, inprocess_daemon
+from passerelle.testing.support import base_config, inprocess_daemon
 from tests.web.helpers import free_port, listening_addresses
 
 

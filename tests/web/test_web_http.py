@@ -10,7 +10,7 @@ import yaml
 
 from passerelle.daemon import __version__
 from passerelle.daemon.broker import PrivateBroker
-from tests.support import wait_until
+from passerelle.testing.support import wait_until
 from tests.web.helpers import TOKEN, api_url, client, free_port, request, web_config, web_daemon
 
 ALLOWED = "https://billing.example"

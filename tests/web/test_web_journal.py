@@ -8,7 +8,7 @@ from pathlib import Path
 
 from passerelle.daemon.broker import PrivateBroker
 from passerelle.daemon.journal import COUNT_SLACK
-from tests.support import wait_until
+from passerelle.testing.support import wait_until
 from tests.web.helpers import (
     TOKEN,
     api_url,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from passerelle.daemon.broker import PrivateBroker
-from tests.support import DaemonProcess
+from passerelle.testing.support import DaemonProcess
 from tests.web.helpers import TOKEN, api_url, client, free_port, refused_status, request, web_config
 
 
