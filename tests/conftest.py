@@ -1,13 +1,26 @@
-"""Fixtures every family's tests share: a private Mosquitto on a free loopback port."""
+"""Fixtures every family's tests share: a private Mosquitto on a free loopback port; and the two tiers.
+
+tests/unit/ is the unit tier (no real component; its own conftest refuses the network and child
+processes); every other test is the system tier and carries the ``system`` marker, so
+``pytest -m "not system"`` runs the unit tier alone and ``-m system`` the real-component tests."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from passerelle.daemon.broker import PrivateBroker
 from passerelle.testing.support import RUNNING
+
+UNIT_TIER = Path(__file__).parent / "unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if UNIT_TIER not in item.path.parents:
+            item.add_marker(pytest.mark.system)
 
 
 @pytest.fixture(autouse=True)
