@@ -32,7 +32,7 @@ _FOLLOWERS = frozenset(
 )
 _FREE_TEXT_FOLLOWERS = frozenset({"10", "21", "240", "711", "712", "713", "714", "715"})
 # Shortest embedded free-text field taken as evidence: shorter tails turn up by chance in ordinary
-# lots (measured in tests/scanner/test_lost_separator.py).
+# lots (measured in tests/unit/drivers/scanner/test_lost_separator.py).
 MIN_EMBEDDED_TEXT = 6
 # A tail is judged on its own content; it cannot carry the AIs it pairs with.
 _PAIRING_ONLY = frozenset({Problem.REQUIRED_AI_MISSING, Problem.EXCLUDED_AI_PAIR})

@@ -2,7 +2,8 @@
 
 Lots and serials follow the shapes seen on French medicine packs: letters and digits, all digits, and
 letter-prefixed batch numbers. Each named sample is a generator and a seed, so the test suite
-(tests/scanner/test_lost_separator.py) and the bench (bench/scan_decode.py) measure the same codes.
+(tests/unit/drivers/scanner/test_lost_separator.py) and the bench (bench/scan_decode.py) measure the
+same codes.
 """
 
 from __future__ import annotations

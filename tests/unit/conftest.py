@@ -8,9 +8,12 @@ system tier (any other folder of tests/, marked ``system`` by tests/conftest.py)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import subprocess
+from collections.abc import Iterator
 from typing import Any, NoReturn
+from unittest import mock
 
 import pytest
 
@@ -36,9 +39,32 @@ def _connect(self: socket.socket, address: Any) -> None:
     _original_connect(self, address)
 
 
-@pytest.fixture(autouse=True)
-def _no_real_components(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(socket.socket, "connect", _connect)
-    monkeypatch.setattr(subprocess.Popen, "__init__", _refuse("a child process"))
-    monkeypatch.setattr(asyncio, "create_subprocess_exec", _refuse("a child process"))
-    monkeypatch.setattr(asyncio, "create_subprocess_shell", _refuse("a child process"))
+@contextlib.contextmanager
+def _no_real_components() -> Iterator[None]:
+    with (
+        mock.patch.object(socket.socket, "connect", _connect),
+        mock.patch.object(subprocess.Popen, "__init__", _refuse("a child process")),
+        mock.patch.object(asyncio, "create_subprocess_exec", _refuse("a child process")),
+        mock.patch.object(asyncio, "create_subprocess_shell", _refuse("a child process")),
+    ):
+        yield
+
+
+# Hook wrappers rather than an autouse fixture: fixtures of every scope (module and session ones too)
+# are set up inside these phases, so none of them can start a broker behind the guard's back.
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    with _no_real_components():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with _no_real_components():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    with _no_real_components():
+        return (yield)

@@ -22,3 +22,16 @@ def test_a_child_process_is_refused() -> None:
 
 def test_the_tier_is_not_marked_system(request: pytest.FixtureRequest) -> None:
     assert request.node.get_closest_marker("system") is None
+
+
+@pytest.fixture(scope="module")
+def module_scoped_child() -> str:
+    try:
+        subprocess.run(["true"], check=False)
+    except RealComponentInUnitTierError as refused:
+        return str(refused)
+    return "started"
+
+
+def test_module_scoped_fixtures_are_guarded_too(module_scoped_child: str) -> None:
+    assert "child process" in module_scoped_child

@@ -12,7 +12,7 @@ from passerelle.drivers.cpap.labels import canonical
 from passerelle.drivers.cpap.problems import ProblemCode
 from passerelle.drivers.cpap.resmed import read_card
 from passerelle.simulators.cpap.profile import last_sunday
-from tests.cpap.conftest import CardFactory
+from tests.unit.drivers.cpap.conftest import CardFactory
 
 
 def codes(problems: list) -> set[ProblemCode]:  # type: ignore[type-arg]

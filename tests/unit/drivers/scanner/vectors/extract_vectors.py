@@ -1,6 +1,6 @@
 """Regenerate the public GS1 vector files from their upstream test sources (data only).
 
-    python tests/scanner/vectors/extract_vectors.py GS1_SYNTAX_ENGINE_CHECKOUT BIIP_CHECKOUT
+    python tests/unit/drivers/scanner/vectors/extract_vectors.py GS1_SYNTAX_ENGINE_CHECKOUT BIIP_CHECKOUT
 
 Reads the inputs and expected verdicts of gs1/gs1-syntax-engine's C unit tests and of jodal/biip's
 pytest parametrizations, and writes them as JSON next to this script. No upstream code is kept:

@@ -2,7 +2,7 @@
 
 Every vector must agree with upstream except the disagreements listed here, each with its reason;
 a listed vector that starts agreeing fails too, so the list cannot go stale.
-Regenerate the data with tests/scanner/vectors/extract_vectors.py.
+Regenerate the data with tests/unit/drivers/scanner/vectors/extract_vectors.py.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from passerelle.drivers.cpap.exports import CsvMapping, read_export
 from passerelle.drivers.cpap.problems import ProblemCode
-from tests.cpap.conftest import CardFactory
+from tests.unit.drivers.cpap.conftest import CardFactory
 
 
 def test_simulator_export_matches_the_card(make_card: CardFactory) -> None:

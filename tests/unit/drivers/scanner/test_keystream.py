@@ -19,7 +19,7 @@ from passerelle.drivers.scanner.keystream import (
 )
 from passerelle.drivers.scanner.payload import Problem
 from passerelle.simulators.scanner.keyboard import RawEvent, Typist, pack
-from tests.scanner import xkb
+from tests.unit.drivers.scanner import xkb
 
 PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F))
 CSET82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"

@@ -1,7 +1,7 @@
 """Whether our decoder agrees with an upstream verdict on one public vector.
 
 Kept free of anything but ``decode_text`` so the same comparison can be run on an older checkout
-(``python -m tests.scanner.vectors.agreement`` with that checkout first on PYTHONPATH) to measure
+(``python -m tests.unit.drivers.scanner.vectors.agreement`` with that checkout first on PYTHONPATH) to measure
 agreement before a change.
 """
 

@@ -8,7 +8,7 @@ from passerelle.daemon.config import load_config
 from passerelle.daemon.config_reference import reference, splice
 from passerelle.daemon.family import load_families
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOCS = Path(__file__).resolve().parents[3] / "docs"
 
 
 def test_configuration_reference_is_current() -> None:

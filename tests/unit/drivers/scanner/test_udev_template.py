@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-RULES = Path(__file__).parents[2] / "systemd" / "udev" / "70-passerelle-scanners.rules.in"
+RULES = Path(__file__).parents[4] / "systemd" / "udev" / "70-passerelle-scanners.rules.in"
 TOKEN = re.compile(r'\s*([A-Z_]+)(\{[^}]+\})?\s*(==|!=|\+=|-=|:=|=)\s*"([^"]*)"\s*(,|$)')
 MATCH_KEYS = {"ACTION", "SUBSYSTEM", "KERNEL", "ATTRS", "ENV"}
 ASSIGN_KEYS = {"GROUP", "MODE", "ENV", "SYMLINK", "TAG"}

@@ -10,7 +10,7 @@ import pytest
 from passerelle.drivers.cpap.datalog import event_name
 from passerelle.drivers.cpap.resmed import read_card
 from passerelle.simulators.cpap.profile import NightTruth
-from tests.cpap.conftest import CardFactory
+from tests.unit.drivers.cpap.conftest import CardFactory
 
 
 def expected_events(night: NightTruth) -> dict[str, int]:
