@@ -4,7 +4,6 @@ through unchanged."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from passerelle.daemon.driver import DeviceInfo, Driver, DriverContext, DriverItem, RequestHandler
@@ -58,6 +57,3 @@ class DelegatingFamily:
 
     def doctor(self, section: FamilySection | None) -> Sequence[DoctorCheck]:
         return self.inner.doctor(section)
-
-    def demo(self, workdir: Path) -> Any:
-        return self.inner.demo(workdir)

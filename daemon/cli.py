@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import signal
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from passerelle.daemon import __version__, station_init
@@ -15,7 +17,9 @@ from passerelle.daemon.config import EX_CONFIG, ConfigError, check_config, file_
 from passerelle.daemon.family import CliCommands, load_families
 from passerelle.daemon.logs import setup_logging
 from passerelle.daemon.outbox import OutboxError
+from passerelle.daemon.simulator_hooks import SIMULATOR_ENTRY_POINT_GROUP, SimulateCommands, load_simulators
 
+EX_UNAVAILABLE = 69  # sysexits: `simulate X` when X's simulator is not installed
 EX_CANTCREAT = 73
 log = logging.getLogger("passerelle")
 
@@ -257,15 +261,51 @@ def build_parser() -> argparse.ArgumentParser:
     families, _ = load_families()
     for name, family in families.items():
         try:
-            family.add_cli_commands(CliCommands(top=commands, simulate=simulate_commands))
+            family.add_cli_commands(CliCommands(top=commands))
         except Exception as exc:  # one family's broken CLI must not break the others
             log.warning("commands of family %s unavailable: %s", name, exc)
+    add_simulate_commands(simulate_commands, families)
     return parser
+
+
+def add_simulate_commands(simulate: SimulateCommands, families: Iterable[str]) -> None:
+    """``passerelle simulate <family>`` from each installed simulator; for a family without one (not
+    installed, or failing to load), a command that says so instead of argparse's "invalid choice"."""
+    simulators, errors = load_simulators()
+    unavailable = {error.name: error.reason for error in errors}
+    for name, hooks in simulators.items():
+        try:
+            hooks.add_simulate_commands(simulate)
+        except Exception as exc:  # one simulator's broken CLI must not break the others
+            log.warning("simulate commands of %s unavailable: %s", name, exc)
+            unavailable[name] = f"{type(exc).__name__}: {exc}"
+    for name in sorted({*families, *unavailable}):
+        if name in simulate.choices:
+            continue
+        # No help=: not listed in `simulate --help`, whose list is what can actually be simulated.
+        missing = simulate.add_parser(name, add_help=False)
+        missing.set_defaults(
+            handler=functools.partial(_simulator_missing, name, unavailable.get(name)), any_arguments=True
+        )
+
+
+def _simulator_missing(family: str, reason: str | None, args: argparse.Namespace) -> int:
+    del args
+    if reason is None:
+        why = f"is not installed (no {family!r} entry point in the {SIMULATOR_ENTRY_POINT_GROUP} group)"
+    else:
+        why = f"is unavailable: {reason}"
+    print(f"passerelle simulate {family}: the {family} simulator package {why}", file=sys.stderr)
+    return EX_UNAVAILABLE
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # parse_known_args + the same error as parse_args, so that `simulate X …` for a missing simulator
+    # reaches its message whatever X's options would have been.
+    args, extras = parser.parse_known_args(argv)
+    if extras and not getattr(args, "any_arguments", False):
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

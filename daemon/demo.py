@@ -1,4 +1,4 @@
-"""``passerelle demo``: a private broker, the daemon, every family's simulator, and a live view."""
+"""``passerelle demo``: a private broker, the daemon, every installed simulator, and a live view."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from passerelle.daemon.config import ConfigError, MqttSettings, load_config
 from passerelle.daemon.family import load_families
 from passerelle.daemon.logs import setup_logging
 from passerelle.daemon.mqtt_options import connection_options, payload_bytes, tls_context
+from passerelle.daemon.simulator_hooks import load_simulators
 from passerelle.daemon.tail import describe
 from passerelle.daemon.web.auth import load_or_create_token
 from passerelle.daemon.web.settings import DEFAULT_PORT
@@ -44,6 +45,9 @@ async def _demo(args: argparse.Namespace, workdir: Path) -> int:
     families, family_errors = load_families()
     for error in family_errors:
         print(f"! {error.name} family unavailable: {error.reason}")
+    simulators, simulator_errors = load_simulators()
+    for simulator_error in simulator_errors:
+        print(f"! {simulator_error.name} simulator unavailable: {simulator_error.reason}")
     broker: PrivateBroker | None = None
     overrides: dict[str, Any] = {
         "state_directory": str(workdir / "state"),
@@ -58,8 +62,12 @@ async def _demo(args: argparse.Namespace, workdir: Path) -> int:
     async with contextlib.AsyncExitStack() as stack:
         if broker is not None:
             stack.callback(broker.close)
-        for name, family in families.items():
-            section = await stack.enter_async_context(family.demo(workdir / name))
+        for name in families:
+            simulator = simulators.get(name)
+            if simulator is None:  # the demo shows simulated devices only (synthetic has no simulator)
+                overrides[name] = {"enabled": False}
+                continue
+            section = await stack.enter_async_context(simulator.demo(workdir / name))
             if section is None:
                 print(f"! {name} simulator cannot run on this machine (see: passerelle doctor)")
                 continue

@@ -9,6 +9,7 @@ from pathlib import Path
 from passerelle.daemon.broker import port_open
 from passerelle.daemon.config import ConfigError, LoadedConfig, check_config, load_config
 from passerelle.daemon.family import DoctorCheck, Family, FamilyLoadError, load_families
+from passerelle.daemon.simulator_hooks import load_simulators, simulator_checks
 
 
 def _print(check: DoctorCheck) -> None:
@@ -75,6 +76,7 @@ def checks_for(
             checks.extend(family.doctor(section))
         except Exception as exc:  # a family check must not hide the others
             checks.append(DoctorCheck(f"{name} family", False, f"check failed: {exc}"))
+    checks.extend(simulator_checks(*load_simulators()))
     return checks
 
 

@@ -9,21 +9,16 @@ library) disables that family with the reason instead of stopping the daemon.
 from __future__ import annotations
 
 import argparse
-import functools
-import importlib.metadata
-import logging
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from passerelle.daemon.driver import Driver, DriverContext
+from passerelle.daemon.entry_points import PluginLoadError, load_group
 
 ENTRY_POINT_GROUP = "passerelle.families"
-log = logging.getLogger(__name__)
 
 
 class ConfigModel(BaseModel):
@@ -41,11 +36,10 @@ class FamilySection(ConfigModel):
 
 @dataclass(frozen=True, slots=True)
 class CliCommands:
-    """Where families hang their commands: ``top`` is ``passerelle <cmd>``, ``simulate`` is
-    ``passerelle simulate <cmd>``."""
+    """Where families hang their commands: ``top`` is ``passerelle <cmd>``. (``passerelle simulate``
+    belongs to the simulators: daemon/simulator_hooks.py.)"""
 
     top: argparse._SubParsersAction[argparse.ArgumentParser]
-    simulate: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +81,7 @@ class Family(Protocol):
         ...
 
     def add_cli_commands(self, commands: CliCommands) -> None:
-        """Register family commands (``passerelle decode``, ``passerelle simulate card``…). Each parser
+        """Register family commands (``passerelle decode``, ``passerelle cards``…). Each parser
         sets ``handler=callable(args) -> int`` (the exit code) with ``set_defaults``."""
         ...
 
@@ -95,34 +89,11 @@ class Family(Protocol):
         """Environment checks for this family (system packages, device node permissions…)."""
         ...
 
-    def demo(self, workdir: Path) -> AbstractAsyncContextManager[dict[str, Any] | None]:
-        """Start this family's simulators with realistic traffic; yield the config section (as plain
-        data) that points the real drivers at them, or None when the simulator cannot run here."""
-        ...
 
-
-@dataclass(frozen=True, slots=True)
-class FamilyLoadError:
-    name: str
-    reason: str
-
-
-@functools.cache
-def _load_families() -> tuple[dict[str, Family], list[FamilyLoadError]]:
-    families: dict[str, Family] = {}
-    errors: list[FamilyLoadError] = []
-    for entry in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        try:
-            family: Family = entry.load()
-        except Exception as exc:  # a broken family must not take the daemon down
-            log.warning("device family %s unavailable: %s", entry.name, exc)
-            errors.append(FamilyLoadError(entry.name, f"{type(exc).__name__}: {exc}"))
-            continue
-        families[family.name] = family
-    return families, errors
+FamilyLoadError = PluginLoadError  # a family whose entry point failed to load, and why
 
 
 def load_families() -> tuple[dict[str, Family], list[FamilyLoadError]]:
     """The installed families (loaded once per process) and those that failed to load."""
-    families, errors = _load_families()
-    return dict(families), list(errors)
+    loaded, errors = load_group(ENTRY_POINT_GROUP, "device family")
+    return {family.name: family for family in loaded}, errors

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
-from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -47,11 +44,6 @@ class CardFamily:
         from passerelle.drivers.card.doctor import checks
 
         return checks(section if isinstance(section, CardSection) else None)
-
-    def demo(self, workdir: Path) -> AbstractAsyncContextManager[dict[str, Any] | None]:
-        from passerelle.drivers.card.demo import demo
-
-        return demo(workdir)
 
 
 FAMILY = CardFamily()

@@ -7,7 +7,7 @@ from pathlib import Path
 from passerelle.daemon.family import DoctorCheck
 from passerelle.drivers.card.atr import SMARTCARD_LIST
 from passerelle.drivers.card.config import CardSection
-from passerelle.simulators.card.isolated_pcscd import VPCD_DRIVER, find_tool
+from passerelle.drivers.card.system_tools import VPCD_DRIVER, find_tool
 
 POLKIT_RULE = Path("/etc/polkit-1/rules.d/60-passerelle-pcsc.rules")
 

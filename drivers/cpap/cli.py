@@ -1,11 +1,10 @@
-"""``passerelle observance PATH`` and ``passerelle simulate cpap``."""
+"""``passerelle observance PATH`` (``passerelle simulate cpap`` is in simulators/cpap/)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -30,13 +29,6 @@ def add_commands(commands: CliCommands) -> None:
     obs.add_argument("--boundary", choices=["resmed_day", "calendar_midnight"], default="resmed_day")
     obs.add_argument("--serial", help="export files: the device serial to report (default: the first)")
     obs.set_defaults(handler=cmd_observance)
-
-    sim = commands.simulate.add_parser("cpap", help="write a ResMed SD-card tree and its CSV export")
-    sim.add_argument("out_dir", type=Path, metavar="OUT_DIR")
-    sim.add_argument("--profile", default="good", help="built-in profile name or JSON file")
-    sim.add_argument("--days", type=int, help="override the profile's number of days")
-    sim.add_argument("--no-csv", action="store_true", help="do not write the CSV export")
-    sim.set_defaults(handler=cmd_simulate)
 
 
 def build_report(path: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -166,24 +158,3 @@ def cmd_observance(args: argparse.Namespace) -> int:
     else:
         print(render_table(report))
     return 0 if report["days"] or not report["problems"] else 1
-
-
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from passerelle.simulators.cpap.card import write_card
-    from passerelle.simulators.cpap.profile import load_profile
-
-    try:
-        profile = load_profile(args.profile)
-    except (OSError, ValueError) as exc:
-        print(f"simulate cpap: bad profile {args.profile!r}: {exc}", file=sys.stderr)
-        return 2
-    if args.days:
-        profile = replace(profile, days=args.days)
-    card = write_card(profile, args.out_dir, with_csv=not args.no_csv)
-    used = sum(1 for n in card.nights if n.usage_minutes)
-    print(
-        f"wrote {card.root} ({profile.model}, serial {profile.serial}, {len(card.nights)} days, {used} used)"
-    )
-    if card.csv_path:
-        print(f"wrote {card.csv_path}")
-    return 0

@@ -8,9 +8,8 @@ from __future__ import annotations
 import contextlib
 import grp
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -84,23 +83,6 @@ class ScannerFamily:
             grp.getgrnam("passerelle-scanner")
             checks.append(DoctorCheck("scanner group", True, "group passerelle-scanner exists"))
         return checks
-
-    @contextlib.asynccontextmanager
-    async def _demo(self, workdir: Path) -> AsyncIterator[dict[str, Any] | None]:
-        from passerelle.simulators.scanner.runner import running_simulators
-
-        os.makedirs(workdir, exist_ok=True)  # instant, local: not worth a thread
-        serial_link, hid_fifo = workdir / "scanner-serial", workdir / "scanner-hid.fifo"
-        async with running_simulators(serial_link=serial_link, hid_path=hid_fifo, layout="fr", interval=2.0):
-            yield {
-                "devices": [
-                    {"id": "counter-serial", "driver": "serial", "path": str(serial_link)},
-                    {"id": "counter-hid", "driver": "hid", "path": str(hid_fifo), "layout": "fr"},
-                ]
-            }
-
-    def demo(self, workdir: Path) -> contextlib.AbstractAsyncContextManager[dict[str, Any] | None]:
-        return self._demo(workdir)
 
 
 FAMILY = ScannerFamily()

@@ -1,10 +1,8 @@
-"""``passerelle decode``, ``passerelle devices`` and ``passerelle simulate scanner``."""
+"""``passerelle decode`` and ``passerelle devices`` (``passerelle simulate scanner``: simulators/scanner/)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
 import re
 import sys
@@ -113,19 +111,6 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from passerelle.simulators.scanner.runner import run_simulators
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(
-            run_simulators(
-                serial_link=args.serial, hid_path=args.hid, layout=args.layout, gs_mode=args.gs,
-                scenario=args.scenario, interval=args.interval, loops=args.loops,
-            )
-        )  # fmt: skip
-    return 0
-
-
 def add_cli_commands(commands: CliCommands) -> None:
     decode = commands.top.add_parser("decode", help="decode a scan (text or recorded evdev stream) to JSON")
     decode.add_argument("raw", nargs="?", default=None, help="the scanned text (default: stdin)")
@@ -145,13 +130,3 @@ def add_cli_commands(commands: CliCommands) -> None:
     devices.add_argument("--config", type=Path, default=Path("/etc/passerelle/config.toml"))
     devices.add_argument("--all", action="store_true", help="also list non-matching devices")
     devices.set_defaults(handler=cmd_devices)
-
-    simulate = commands.simulate.add_parser("scanner", help="serial (pty) and HID (FIFO) scanner simulators")
-    simulate.add_argument("--serial", type=Path, default=None, metavar="LINK", help="symlink to the pty")
-    simulate.add_argument("--hid", type=Path, default=None, metavar="FIFO", help="FIFO of input_event")
-    simulate.add_argument("--layout", choices=["us", "fr"], default="fr")
-    simulate.add_argument("--gs", choices=["ctrl", "alt", "drop"], default="ctrl", help="how GS is typed")
-    simulate.add_argument("--scenario", default="psad", help="scenario name or TOML file")
-    simulate.add_argument("--interval", type=float, default=2.0, help="seconds between scans")
-    simulate.add_argument("--loops", type=int, default=0, help="0 = forever")
-    simulate.set_defaults(handler=cmd_simulate)

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
@@ -53,11 +50,6 @@ class SyntheticFamily:
 
     def doctor(self, section: FamilySection | None) -> Sequence[DoctorCheck]:
         return []
-
-    @contextlib.asynccontextmanager
-    async def demo(self, workdir: Path) -> AsyncIterator[dict[str, Any] | None]:
-        del workdir
-        yield {"enabled": False}  # the demo shows real devices; configure [synthetic] for a test pattern
 
 
 FAMILY = SyntheticFamily()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,23 +23,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from passerelle.drivers.card.system_tools import VPCD_DRIVER, find_tool
 from passerelle.simulators.card.vpcd_bridge import BRIDGED_PORTS, bridge_socket
 
-VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 FRIENDLY_NAME = "Passerelle Virtual PCD"
 
 
 class PcscdUnavailableError(RuntimeError):
     """pcscd, vpcd or unshare is missing, or the private pcscd did not come up."""
-
-
-def find_tool(name: str) -> str | None:
-    """A system tool's path; /usr/sbin is not on every user's PATH (pcscd lives there)."""
-    found = shutil.which(name)
-    if found:
-        return found
-    sbin = Path("/usr/sbin", name)
-    return str(sbin) if sbin.exists() else None
 
 
 def missing_tools() -> list[str]:

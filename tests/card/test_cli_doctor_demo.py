@@ -18,6 +18,7 @@ from passerelle.daemon.family import CliCommands, Family
 from passerelle.drivers.card import FAMILY
 from passerelle.drivers.card.config import CardSection
 from passerelle.drivers.card.pcsc_api import STATE_EMPTY, STATE_PRESENT
+from passerelle.simulators.card.hooks import SIMULATOR
 from passerelle.simulators.card.isolated_pcscd import IsolatedPcscd
 from passerelle.simulators.card.virtual_cards import ATRS, make_card
 from passerelle.simulators.card.vpcd_bridge import bridge_socket
@@ -30,7 +31,8 @@ def run_cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="passerelle")
     top = parser.add_subparsers(required=True)
     simulate = top.add_parser("simulate").add_subparsers(required=True)
-    FAMILY.add_cli_commands(CliCommands(top=top, simulate=simulate))
+    FAMILY.add_cli_commands(CliCommands(top=top))
+    SIMULATOR.add_simulate_commands(simulate)
     args = parser.parse_args(argv)
     result: int = args.handler(args)
     return result
@@ -109,9 +111,10 @@ DEMO_PROBE = textwrap.dedent(
     from passerelle.daemon.driver import DriverContext, DriverEvent
     from passerelle.drivers.card import FAMILY
     from passerelle.drivers.card.events import CardEvent
+    from passerelle.simulators.card.hooks import SIMULATOR
 
     async def main():
-        async with FAMILY.demo(Path(sys.argv[1])) as config:
+        async with SIMULATOR.demo(Path(sys.argv[1])) as config:
             if config is None:
                 print(json.dumps(None)); return
             section = FAMILY.section_model.model_validate(config)

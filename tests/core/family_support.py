@@ -1,11 +1,8 @@
-"""What a test family or driver does not need: no commands, no doctor checks, no demo, no requests."""
+"""What a test family or driver does not need: no commands, no doctor checks, no requests."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
 
 from passerelle.daemon.driver import DeviceInfo, RequestHandler
 from passerelle.daemon.family import CliCommands, DoctorCheck, FamilySection
@@ -33,6 +30,3 @@ class PlainFamily:
 
     def doctor(self, section: FamilySection | None) -> Sequence[DoctorCheck]:
         return []
-
-    def demo(self, workdir: Path) -> contextlib.AbstractAsyncContextManager[dict[str, Any] | None]:
-        raise NotImplementedError

@@ -7,11 +7,12 @@ from pathlib import Path
 from passerelle.daemon.broker import PrivateBroker
 from passerelle.drivers.cpap import FAMILY
 from passerelle.drivers.cpap.events import IMPORT_SCHEMA, PERIOD_SCHEMA, RENEWAL_SCHEMA
+from passerelle.simulators.cpap.hooks import SIMULATOR
 from passerelle.testing.support import base_config, collect, inprocess_daemon
 
 
 async def test_demo_inserts_a_card_and_drops_an_export(broker: PrivateBroker, tmp_path: Path) -> None:
-    async with FAMILY.demo(tmp_path / "demo") as section:
+    async with SIMULATOR.demo(tmp_path / "demo") as section:
         assert section is not None
         config = base_config(broker.port, tmp_path / "state", cpap=section)
         async with (

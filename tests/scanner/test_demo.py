@@ -1,4 +1,4 @@
-"""FAMILY.demo: both simulators running the PSAD scenario, read by the real drivers it configures."""
+"""The scanner demo: both simulators running the PSAD scenario, read by the real drivers it configures."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from pathlib import Path
 from passerelle.daemon.driver import DriverContext
 from passerelle.drivers.scanner import FAMILY
 from passerelle.drivers.scanner.config import ScannerSection
+from passerelle.simulators.scanner.hooks import SIMULATOR
 from passerelle.simulators.scanner.runner import running_simulators
 
 from .conftest import started
 
 
 async def test_demo_produces_scans_from_both_simulators(tmp_path: Path) -> None:
-    async with FAMILY.demo(tmp_path) as section_data:
+    async with SIMULATOR.demo(tmp_path) as section_data:
         assert section_data is not None
         section = ScannerSection.model_validate(section_data)
         drivers = FAMILY.create_drivers(section, DriverContext("demo", tmp_path, tmp_path))
