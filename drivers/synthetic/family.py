@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from passerelle.daemon.driver import Driver, DriverContext
-from passerelle.daemon.family import CliCommands, ConfigModel, DoctorCheck, FamilySection
+from passerelle.daemon.family import ConfigModel, EventDeclaration, FamilyBase, FamilySection
 from passerelle.drivers.synthetic.driver import SCHEMA, SyntheticData, SyntheticDriver
 
 
@@ -28,11 +28,10 @@ class SyntheticSection(FamilySection):
     devices: list[SyntheticDevice] = Field(default_factory=list)
 
 
-class SyntheticFamily:
+class SyntheticFamily(FamilyBase):
     name = "synthetic"
     section_model = SyntheticSection
-    event_models: Mapping[str, type[BaseModel]] = {SCHEMA: SyntheticData}
-    channels: Mapping[str, str] = {SCHEMA: "synthetic"}
+    events = (EventDeclaration(SCHEMA, SyntheticData, "synthetic", "test pattern (only when configured)"),)
 
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
         assert isinstance(section, SyntheticSection)
@@ -47,12 +46,6 @@ class SyntheticFamily:
             )
             for d in section.devices
         ]
-
-    def add_cli_commands(self, commands: CliCommands) -> None:
-        del commands  # configured, not commanded
-
-    def doctor(self, section: FamilySection | None) -> Sequence[DoctorCheck]:
-        return []
 
     @contextlib.asynccontextmanager
     async def demo(self, workdir: Path) -> AsyncIterator[dict[str, Any] | None]:
