@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from passerelle.daemon import family
-from tests.card.conftest import pcscd, slots  # noqa: F401 - the card scenario's fixtures
+from tests.card.conftest import slots  # noqa: F401 - the card scenario's (pcscd: tests/conftest.py)
 
 ENTRY_POINT_DIR = Path(__file__).parent / "entry_point"
 
