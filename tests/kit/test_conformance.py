@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from passerelle.daemon.broker import PrivateBroker
-from passerelle.daemon.family import Family, family_problems, load_families
+from passerelle.daemon.family import Family, FamilySection, family_problems, load_families
 from passerelle.daemon.schema import asyncapi, event_schemas
 from passerelle.testing.support import MqttCollector, base_config, collect, inprocess_daemon
 from tests.contract import assert_valid
@@ -35,6 +35,10 @@ def test_declarations(name: str) -> None:
     families, _ = load_families()
     family: Family = families[name]
     assert family_problems(family, name) == []
+    assert issubclass(family.section_model, FamilySection)
+    assert family.section_model().enabled, "an empty section is valid and enabled"
+    for hook in ("create_drivers", "add_cli_commands", "doctor"):
+        assert callable(getattr(family, hook)), hook
     assert family.events, "a family publishes at least one kind of event"
     schemas = event_schemas(families)
     channels = asyncapi(families)["channels"]
