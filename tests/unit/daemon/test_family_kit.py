@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from passerelle.daemon import family as family_module
-from passerelle.daemon.config import ConfigError, load_config
+from passerelle.daemon.config import ConfigError, check_config, load_config
 from passerelle.daemon.family import (
     EventDeclaration,
     FamilyBase,
@@ -49,6 +49,7 @@ def extra_entry_points(tmp_path: Path) -> Iterator[None]:
         "[passerelle.families]\n"
         f"mqtt = {module}:MQTT\nbadname = {module}:BAD\n"
         f"misnamed = {module}:MISNAMED\ngoodone = {module}:GOOD\n"
+        "broken = tests.unit.daemon.no_such_module:FAMILY\n"
     )
     sys.path.insert(0, str(tmp_path))
     importlib.invalidate_caches()
@@ -62,7 +63,7 @@ def extra_entry_points(tmp_path: Path) -> Iterator[None]:
 def test_reserved_and_unsafe_names_are_load_errors_and_the_rest_load(extra_entry_points: None) -> None:
     families, errors = load_families()
     reasons = {error.name: error.reason for error in errors}
-    assert set(reasons) == {"mqtt", "badname", "misnamed"}
+    assert set(reasons) == {"mqtt", "badname", "misnamed", "broken"}
     assert "reserved by the core" in reasons["mqtt"]
     assert "not a lower-case identifier" in reasons["badname"]
     assert "must be the same name" in reasons["misnamed"]
@@ -107,3 +108,17 @@ def test_a_section_without_a_family_names_the_entry_point_group(tmp_path: Path) 
         'thermometer: no device family "thermometer" is installed (entry point group passerelle.families); '
         f"installed: {', '.join(sorted(families))}"
     ]
+
+
+def test_the_section_of_a_family_that_cannot_load_disables_it_without_stopping(
+    extra_entry_points: None, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('station = "s1"\n[broken]\ndevices = []\n')
+    families, _ = load_families()
+    loaded = load_config(config, families)  # run goes on; the family shows as unavailable
+    assert "broken" not in loaded.sections
+    [line] = check_config(config, families)
+    assert line.startswith(
+        'broken: device family "broken" is installed but cannot be loaded (ModuleNotFoundError'
+    )
