@@ -44,8 +44,7 @@ class DelegatingFamily:
         self.wrap = wrap
         self.name = inner.name
         self.section_model = inner.section_model
-        self.event_models = inner.event_models
-        self.channels = inner.channels
+        self.events = inner.events
         self.drivers: list[Driver] = []  # the wrapped drivers, once created
 
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:

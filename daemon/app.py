@@ -14,7 +14,7 @@ from passerelle.daemon import __version__
 from passerelle.daemon.config import LoadedConfig
 from passerelle.daemon.driver import Driver, DriverContext, DriverEvent, DriverItem, RequestHandler
 from passerelle.daemon.events import LOSS_SCHEMA, LossData, envelope_json, loss_json
-from passerelle.daemon.family import Family, FamilyLoadError
+from passerelle.daemon.family import Family, FamilyLoadError, event_leaf
 from passerelle.daemon.inventory import Inventory
 from passerelle.daemon.metrics import DriverReading, Metrics, Readings
 from passerelle.daemon.outbox import DroppedRows, Outbox, OutboxRow
@@ -188,7 +188,7 @@ class Daemon:
     def _schemas(self) -> list[str]:
         schemas = {LOSS_SCHEMA}
         for family in self.families.values():
-            schemas.update(family.event_models)
+            schemas.update(event.schema for event in family.events)
         return sorted(schemas)
 
     def info(self) -> dict[str, Any]:
@@ -448,4 +448,4 @@ async def _cancel_for_sure(task: asyncio.Task[None]) -> None:
 
 def _channel_of(family: Family, schema: str) -> str:
     """The topic leaf of ``schema``; a schema the family did not declare goes to the family's name."""
-    return family.channels.get(schema, family.name)
+    return event_leaf(family, schema)

@@ -108,23 +108,12 @@ def cmd_config_reference(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from passerelle.daemon.schema import asyncapi, dumps, event_schemas, schema_file_name
+    from passerelle.daemon.schema import asyncapi, dumps, event_schemas, main
 
+    if args.write is not None:
+        return main(["--write", str(args.write)])
     families, _ = load_families()
-    schemas = event_schemas(families)
-    if args.write is None:
-        print(dumps({"events": schemas, "asyncapi": asyncapi(families)}), end="")
-        return 0
-    import yaml
-
-    out: Path = args.write
-    (out / "schema").mkdir(parents=True, exist_ok=True)
-    for old in (out / "schema").glob("*.json"):
-        old.unlink()
-    for schema_id, schema in schemas.items():
-        (out / "schema" / schema_file_name(schema_id)).write_text(dumps(schema))
-    (out / "asyncapi.yaml").write_text(yaml.safe_dump(asyncapi(families), sort_keys=True, allow_unicode=True))
-    print(f"wrote {len(schemas)} schemas and asyncapi.yaml under {out}")
+    print(dumps({"events": event_schemas(families), "asyncapi": asyncapi(families)}), end="")
     return 0
 
 
@@ -203,7 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print JSON Schemas and the AsyncAPI document")
     schema.add_argument(
-        "--write", type=Path, default=None, metavar="DIR", help="write docs/schema/*.json and asyncapi.yaml"
+        "--write",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write docs/schema/*.json, asyncapi.yaml and the topic table of mqtt.md",
     )
     schema.set_defaults(handler=cmd_schema)
 

@@ -41,7 +41,10 @@ from passerelle.daemon.config_checks import (
     device_id_problems,
     env_value_problem,
     password_file_problems,
+    problem_line,
     tls_problems,
+    unavailable_families,
+    unknown_section_problems,
 )
 from passerelle.daemon.family import Family, FamilySection
 from passerelle.daemon.servers import Server, parse_servers
@@ -268,18 +271,16 @@ def resolve_config_path(explicit: Path | None) -> tuple[Path | None, bool]:
     return DEFAULT_CONFIG_PATH, False
 
 
-def settings_class(families: Iterable[Family]) -> type[CoreSettings]:
-    """CoreSettings plus one raw section per family (validated later by the family's own model)."""
-    fields: dict[str, Any] = {f.name: (dict[str, Any], Field(default_factory=dict)) for f in families}
+def settings_class(families: Iterable[Family], unavailable: Iterable[str] = ()) -> type[CoreSettings]:
+    """CoreSettings plus one raw section per family (validated later by the family's own model), and
+    per ``unavailable`` family (installed but not loadable: its section is kept, the family disabled)."""
+    names = [f.name for f in families] + list(unavailable)
+    fields: dict[str, Any] = {name: (dict[str, Any], Field(default_factory=dict)) for name in names}
     return create_model("Settings", __base__=CoreSettings, **fields)
 
 
 def format_problems(error: ValidationError, prefix: str = "") -> list[str]:
-    lines = []
-    for item in error.errors():
-        path = ".".join(str(part) for part in item["loc"]) or "(root)"
-        lines.append(f"{prefix}{path}: {item['msg']}")
-    return lines
+    return [problem_line(item, prefix) for item in error.errors()]
 
 
 def load_config(
@@ -296,7 +297,7 @@ def load_config(
     if config_path is not None:
         _check_toml(config_path)  # parse once here for a clear message; the source re-reads it
 
-    base = settings_class(families.values())
+    base = settings_class(families.values(), unavailable_families(families))
     toml_file = config_path
 
     class Settings(base):  # type: ignore[valid-type,misc]
@@ -317,7 +318,7 @@ def load_config(
     try:
         settings: CoreSettings = Settings(**dict(overrides or {}))
     except ValidationError as exc:
-        raise ConfigError(format_problems(exc)) from exc
+        raise ConfigError(unknown_section_problems(exc, families)) from exc
     except SettingsError as exc:
         if isinstance(exc.__cause__, EnvValueError):
             env = CoreSettings.model_config
@@ -347,7 +348,12 @@ def check_config(path: Path | None, families: Mapping[str, Family]) -> list[str]
     except ConfigError as exc:
         return exc.problems
     family_lines = [line for lines in loaded.section_problems.values() for line in lines]
-    return file_problems(loaded.settings) + family_lines
+    broken = [
+        f'{name}: device family "{name}" is installed but cannot be loaded ({reason}); it is disabled'
+        for name, reason in unavailable_families(families).items()
+        if loaded.settings.family_section(name)
+    ]
+    return file_problems(loaded.settings) + family_lines + broken
 
 
 def file_problems(settings: CoreSettings) -> list[str]:

@@ -13,11 +13,19 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 from pydantic_settings import EnvSettingsSource
 
-from passerelle.daemon.family import Family, FamilySection
+from passerelle.daemon.family import (
+    ENTRY_POINT_GROUP,
+    FAMILY_NAME,
+    Family,
+    FamilySection,
+    load_families,
+    reserved_names,
+)
 from passerelle.daemon.topics import RESERVED_LEVELS
 
 if TYPE_CHECKING:
@@ -129,7 +137,7 @@ def _device_ids(model: BaseModel, dotted: str) -> Iterator[tuple[str, str]]:
 def reserved_levels(families: Mapping[str, Family]) -> frozenset[str]:
     """First topic levels under the base that a device id would shadow: ``bridge`` and every channel
     (a device ``scan`` would put ``<base>/scan/availability`` under the scan channel's subscribers)."""
-    channels = {leaf for family in families.values() for leaf in family.channels.values()}
+    channels = {event.leaf for family in families.values() for event in family.events}
     return RESERVED_LEVELS | channels
 
 
@@ -149,3 +157,35 @@ def device_id_problems(sections: Mapping[str, FamilySection], families: Mapping[
                 problems.append(f"{dotted}: the same device id is already used by {first_seen[device_id]}")
             first_seen.setdefault(device_id, dotted)
     return problems
+
+
+def problem_line(item: ErrorDetails, prefix: str = "") -> str:
+    path = ".".join(str(part) for part in item["loc"]) or "(root)"
+    return f"{prefix}{path}: {item['msg']}"
+
+
+def unavailable_families(families: Mapping[str, Family]) -> dict[str, str]:
+    """Installed families that failed to load (name -> reason) and whose name can be a section."""
+    _, errors = load_families()
+    reserved = reserved_names()
+    return {
+        e.name: e.reason
+        for e in errors
+        if e.name not in families and FAMILY_NAME.match(e.name) and e.name not in reserved
+    }
+
+
+def unknown_section_problems(error: ValidationError, families: Mapping[str, Family]) -> list[str]:
+    """The problems of the core settings, with a clear line for a section no installed family owns
+    (pydantic's own would be "Extra inputs are not permitted")."""
+    lines = []
+    for item in error.errors():
+        if item["type"] == "extra_forbidden" and len(item["loc"]) == 1:
+            name = str(item["loc"][0])
+            lines.append(
+                f'{name}: no device family "{name}" is installed (entry point group {ENTRY_POINT_GROUP}); '
+                f"installed: {', '.join(sorted(families)) or 'none'}"
+            )
+        else:
+            lines.append(problem_line(item))
+    return lines

@@ -1,23 +1,31 @@
 """JSON Schema of every payload and the AsyncAPI 3 document of every topic, from the typed models.
 
-``passerelle schema`` prints them; docs/schema/ and docs/asyncapi.yaml hold the committed copies and a
-test fails when they drift from the code.
+Everything here derives from two declarations: the core's topics (daemon/topics.py ``CORE_TOPICS``) and
+each family's events (``Family.events``). ``passerelle schema`` prints them; ``passerelle schema --write
+docs`` (or ``python -m passerelle.daemon.schema --write docs``) writes docs/schema/*.json,
+docs/asyncapi.yaml and the topic table of docs/mqtt.md, and a test fails when the committed files drift.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel
 
 from passerelle.daemon import __version__
 from passerelle.daemon.events import LOSS_SCHEMA, Availability, Envelope, LossData
-from passerelle.daemon.family import Family
+from passerelle.daemon.family import EventDeclaration, Family, load_families
 from passerelle.daemon.requests import Response
+from passerelle.daemon.topics import CORE_TOPICS
 
 BASE = "passerelle/{station}"
+TABLE_BEGIN = "<!-- BEGIN GENERATED TOPICS (passerelle schema --write docs) -->"
+TABLE_END = "<!-- END GENERATED TOPICS -->"
 
 
 def _envelope_schema(schema_id: str, data_model: type[BaseModel]) -> dict[str, Any]:
@@ -37,8 +45,8 @@ def event_schemas(families: Mapping[str, Family]) -> dict[str, dict[str, Any]]:
     """Schema id -> JSON Schema of the whole event (envelope + data)."""
     schemas = {LOSS_SCHEMA: _envelope_schema(LOSS_SCHEMA, LossData)}
     for family in families.values():
-        for schema_id, model in family.event_models.items():
-            schemas[schema_id] = _envelope_schema(schema_id, model)
+        for event in family.events:
+            schemas[event.schema] = _envelope_schema(event.schema, event.data)
     return dict(sorted(schemas.items()))
 
 
@@ -82,81 +90,22 @@ def asyncapi(families: Mapping[str, Family]) -> dict[str, Any]:
         "payload": {"type": "object", "properties": {"transaction": {}}, "additionalProperties": True},
     }
 
-    def channel(address: str, description: str, refs: list[str], params: bool = False) -> dict[str, Any]:
-        entry: dict[str, Any] = {
-            "address": address,
-            "description": description,
-            "messages": {r: {"$ref": f"#/components/messages/{r}"} for r in refs},
-        }
-        parameters = {"station": {"description": "workstation id ([a-z0-9-])"}}
-        if params:
-            parameters["device_id"] = {"description": "device id from bridge/devices"}
-        if "{command}" in address:
-            parameters["command"] = {
-                "description": "ping, info, devices, health, config, doctor, log-level, restart, "
-                "support-bundle, or a driver command"
-            }
-        entry["parameters"] = parameters
-        return entry
-
-    channels: dict[str, Any] = {
-        "bridgeState": channel(
-            f"{BASE}/bridge/state",
-            "Retained, QoS 1. online on every connect; offline is the Will.",
-            ["availability"],
-        ),
-        "bridgeInfo": channel(
-            f"{BASE}/bridge/info",
-            "Retained, QoS 1. Version, schemas, drivers, config summary.",
-            ["bridgeInfo"],
-        ),
-        "bridgeDevices": channel(
-            f"{BASE}/bridge/devices",
-            "Retained, QoS 1. Device inventory and disabled drivers.",
-            ["bridgeDevices"],
-        ),
-        "bridgeHealth": channel(
-            f"{BASE}/bridge/health", "Retained, QoS 1. green / yellow / red and why.", ["bridgeHealth"]
-        ),
-        "bridgeLoss": channel(
-            f"{BASE}/bridge/loss",
-            "QoS 1, not retained. Events discarded by the drop_oldest policy.",
-            [_key(LOSS_SCHEMA)],
-        ),
-        "bridgeRequest": channel(
-            f"{BASE}/bridge/request/{{command}}",
-            "Requests to the bridge (never retain them: retained ones are refused).",
-            ["request"],
-        ),
-        "bridgeResponse": channel(
-            f"{BASE}/bridge/response/{{command}}",
-            "QoS 1, not retained. Also sent to the MQTT 5 Response Topic when it lies under "
-            "bridge/response/ (any other is refused with forbidden_response_topic).",
-            ["response"],
-        ),
-        "availability": channel(
-            f"{BASE}/{{device_id}}/availability", "Retained, QoS 1.", ["availability"], params=True
-        ),
-    }
-    operations: dict[str, Any] = {}
-    state_refs: list[str] = []
+    channels: dict[str, Any] = {}
+    for topic in CORE_TOPICS:
+        refs = list(topic.messages)
+        if topic.family_events:
+            refs += [_key(event.schema) for family in families.values() for event in family.events]
+        channels[topic.key] = _channel(topic.path, topic.description, refs)
     for family in families.values():
-        state_refs += [_key(schema_id) for schema_id in family.event_models]
-        leaves: dict[str, list[str]] = {}
-        for schema_id in family.event_models:
-            leaves.setdefault(family.channels.get(schema_id, family.name), []).append(_key(schema_id))
-        for leaf, refs in leaves.items():
-            channels[f"{family.name}_{leaf}"] = channel(
-                f"{BASE}/{leaf}", f"QoS 1, not retained. {family.name} events; deduplicate on event_id.", refs
+        for leaf, declared in _by_leaf(family).items():
+            description = f"QoS 1, not retained. {family.name} events; deduplicate on event_id."
+            channels[f"{family.name}_{leaf}"] = _channel(
+                leaf, description, [_key(e.schema) for e in declared]
             )
-    channels["deviceState"] = channel(
-        f"{BASE}/{{device_id}}/state",
-        "Retained, QoS 1. What is true now for a device that has a state (e.g. the card in a reader).",
-        state_refs,
-        params=True,
-    )
+    operations: dict[str, Any] = {}
+    received = {topic.key for topic in CORE_TOPICS if topic.received}
     for name in channels:
-        action = "receive" if name == "bridgeRequest" else "send"
+        action = "receive" if name in received else "send"
         operations[f"{action}_{name}"] = {"action": action, "channel": {"$ref": f"#/channels/{name}"}}
     return {
         "asyncapi": "3.0.0",
@@ -172,9 +121,88 @@ def asyncapi(families: Mapping[str, Family]) -> dict[str, Any]:
     }
 
 
+def _channel(path: str, description: str, refs: list[str]) -> dict[str, Any]:
+    parameters = {"station": {"description": "workstation id ([a-z0-9-])"}}
+    if "{device_id}" in path:
+        parameters["device_id"] = {"description": "device id from bridge/devices"}
+    if "{command}" in path:
+        parameters["command"] = {
+            "description": "ping, info, devices, health, config, doctor, log-level, restart, "
+            "support-bundle, or a driver command"
+        }
+    return {
+        "address": f"{BASE}/{path}",
+        "description": description,
+        "messages": {r: {"$ref": f"#/components/messages/{r}"} for r in refs},
+        "parameters": parameters,
+    }
+
+
+def _by_leaf(family: Family) -> dict[str, list[EventDeclaration]]:
+    leaves: dict[str, list[EventDeclaration]] = {}
+    for event in family.events:
+        leaves.setdefault(event.leaf, []).append(event)
+    return leaves
+
+
+def topic_table(families: Mapping[str, Family]) -> str:
+    """The topic table of docs/mqtt.md, between its markers: the core's topics, then each family's."""
+    rows = ["| topic | QoS | retained | payload |", "|---|---|---|---|"]
+    for topic in CORE_TOPICS:
+        shown = topic.path.replace("{", "<").replace("}", ">")
+        qos, retained = ("—", "never") if topic.received else ("1", "yes" if topic.retained else "no")
+        rows.append(f"| `{shown}` | {qos} | {retained} | {topic.payload} |")
+    for family in families.values():
+        for leaf, events in _by_leaf(family).items():
+            payload = "; ".join(f"`{event.schema}`: {event.description}" for event in events)
+            rows.append(f"| `{leaf}` | 1 | no | {payload} |")
+    return "\n".join([TABLE_BEGIN, "", *rows, "", TABLE_END])
+
+
+def splice_table(document: str, table: str) -> str:
+    start, end = document.index(TABLE_BEGIN), document.index(TABLE_END) + len(TABLE_END)
+    return document[:start] + table + document[end:]
+
+
+def generated_docs(families: Mapping[str, Family], docs: Path) -> dict[Path, str]:
+    """Every generated file under ``docs`` (relative path -> text), docs/mqtt.md with its table spliced."""
+    files = {
+        Path("schema") / schema_file_name(s): dumps(schema) for s, schema in event_schemas(families).items()
+    }
+    files[Path("asyncapi.yaml")] = yaml.safe_dump(asyncapi(families), sort_keys=True, allow_unicode=True)
+    files[Path("mqtt.md")] = splice_table((docs / "mqtt.md").read_text(), topic_table(families))
+    return files
+
+
+def write_docs(families: Mapping[str, Family], docs: Path) -> int:
+    """Write the generated files (removing schemas no family declares any more); the number of schemas."""
+    files = generated_docs(families, docs)
+    (docs / "schema").mkdir(parents=True, exist_ok=True)
+    for old in (docs / "schema").glob("*.json"):
+        if Path("schema") / old.name not in files:
+            old.unlink()
+    for relative, text in files.items():
+        (docs / relative).write_text(text)
+    return sum(1 for relative in files if relative.parent == Path("schema"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m passerelle.daemon.schema", description=__doc__)
+    parser.add_argument("--write", type=Path, metavar="DIR", required=True, help="the docs/ folder")
+    args = parser.parse_args(argv)
+    families, _ = load_families()
+    count = write_docs(families, args.write)
+    print(f"wrote {count} schemas, asyncapi.yaml and the topic table of mqtt.md under {args.write}")
+    return 0
+
+
 def _key(schema_id: str) -> str:
     return schema_id.replace("/", "_v").replace(".", "_").replace("-", "_")
 
 
 def dumps(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,12 +6,14 @@ processes); every other test is the system tier and carries the ``system`` marke
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from passerelle.daemon.broker import PrivateBroker
+from passerelle.simulators.card.isolated_pcscd import IsolatedPcscd
 from passerelle.testing.support import RUNNING
 
 UNIT_TIER = Path(__file__).parent / "unit"
@@ -29,6 +31,17 @@ def _no_daemon_left_behind() -> Iterator[None]:
     yield
     while RUNNING:
         RUNNING.pop().kill_if_running()
+
+
+@pytest.fixture(scope="session")
+def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IsolatedPcscd]:
+    """The isolated pcscd + vpcd of simulators/card, one per test process (libpcsclite talks to a
+    single pcscd per process): the card tests and the family conformance test (tests/kit/) share it."""
+    instance = IsolatedPcscd(tmp_path_factory.mktemp("pcscd"))
+    instance.start()
+    os.environ.update(instance.client_env)
+    yield instance
+    instance.stop()
 
 
 @pytest.fixture

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
-from pydantic import BaseModel
+from collections.abc import Sequence
 
 from passerelle.daemon.driver import Driver, DriverContext
-from passerelle.daemon.family import CliCommands, DoctorCheck, FamilySection
+from passerelle.daemon.family import CliCommands, DoctorCheck, FamilyBase, FamilySection
 from passerelle.drivers.card.config import CardSection
-from passerelle.drivers.card.events import CARD_DATA_SCHEMA, CARD_SCHEMA, CardData, CardEvent
+from passerelle.drivers.card.events import EVENTS
 
 
-class CardFamily:
-    @property
-    def name(self) -> str:
-        return "card"
-
-    @property
-    def section_model(self) -> type[FamilySection]:
-        return CardSection
-
-    @property
-    def event_models(self) -> Mapping[str, type[BaseModel]]:
-        return {CARD_SCHEMA: CardEvent, CARD_DATA_SCHEMA: CardData}
-
-    @property
-    def channels(self) -> Mapping[str, str]:
-        return {CARD_SCHEMA: "card", CARD_DATA_SCHEMA: "card-data"}
+class CardFamily(FamilyBase):
+    name = "card"
+    section_model = CardSection
+    events = EVENTS
 
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
         from passerelle.drivers.card.driver import create_drivers

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from passerelle.daemon.family import EventDeclaration
 from passerelle.drivers.card.atr import CardType
 
 CARD_SCHEMA = "passerelle.card/1"
@@ -75,3 +76,17 @@ class CardData(BaseModel):
     nir_mode: str
     beneficiaries: list[Beneficiary] = Field(default_factory=list)
     holder: CpxHolder | None = None
+
+
+EVENTS = (
+    EventDeclaration(
+        CARD_SCHEMA, CardEvent, "card", "readers, slots, insertions and removals — see [cards.md](cards.md)"
+    ),
+    EventDeclaration(
+        CARD_DATA_SCHEMA,
+        CardData,
+        "card-data",
+        "opt-in public card data, on its own topic so that broker ACLs can keep it from consumers that "
+        "only need presence",
+    ),
+)

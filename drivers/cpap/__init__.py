@@ -3,47 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-
-from pydantic import BaseModel
+from collections.abc import Sequence
 
 from passerelle.daemon.driver import Driver, DriverContext
-from passerelle.daemon.family import CliCommands, DoctorCheck, FamilySection
+from passerelle.daemon.family import CliCommands, DoctorCheck, FamilyBase, FamilySection
 from passerelle.drivers.cpap.config import CpapSection
-from passerelle.drivers.cpap.events import (
-    DAY_SCHEMA,
-    IMPORT_SCHEMA,
-    PERIOD_SCHEMA,
-    RENEWAL_SCHEMA,
-    DayData,
-    ImportData,
-    PeriodData,
-    RenewalData,
-)
+from passerelle.drivers.cpap.events import EVENTS
 
 
-class CpapFamily:
-    @property
-    def name(self) -> str:
-        return "cpap"
-
-    @property
-    def section_model(self) -> type[FamilySection]:
-        return CpapSection
-
-    @property
-    def event_models(self) -> Mapping[str, type[BaseModel]]:
-        return {
-            DAY_SCHEMA: DayData,
-            PERIOD_SCHEMA: PeriodData,
-            RENEWAL_SCHEMA: RenewalData,
-            IMPORT_SCHEMA: ImportData,
-        }
-
-    @property
-    def channels(self) -> Mapping[str, str]:
-        # One topic carries the four schemas; consumers tell them apart by the envelope's "schema".
-        return dict.fromkeys((DAY_SCHEMA, PERIOD_SCHEMA, RENEWAL_SCHEMA, IMPORT_SCHEMA), "observance")
+class CpapFamily(FamilyBase):
+    name = "cpap"
+    section_model = CpapSection
+    events = EVENTS
 
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
         from passerelle.drivers.cpap.driver import ObservanceDriver

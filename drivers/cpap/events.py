@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from passerelle.daemon.family import EventDeclaration
+
 DAY_SCHEMA = "passerelle.observance.day/1"
 PERIOD_SCHEMA = "passerelle.observance.period/1"
 RENEWAL_SCHEMA = "passerelle.observance.renewal/1"
@@ -96,3 +98,19 @@ class ImportData(BaseModel):
     periods_new: int = 0
     renewal_changed: int = 0
     problems: list[ImportProblemData] = Field(default_factory=list)
+
+
+# One topic carries the four schemas; consumers tell them apart by the envelope's "schema".
+EVENTS = (
+    EventDeclaration(
+        DAY_SCHEMA,
+        DayData,
+        "observance",
+        "one day of use, new or changed — see [observance.md](observance.md)",
+    ),
+    EventDeclaration(PERIOD_SCHEMA, PeriodData, "observance", "a completed 28-day period and its forfait"),
+    EventDeclaration(
+        RENEWAL_SCHEMA, RenewalData, "observance", "renewal status and the prescription-end alert"
+    ),
+    EventDeclaration(IMPORT_SCHEMA, ImportData, "observance", "progress and problems of one import"),
+)

@@ -8,22 +8,23 @@ from __future__ import annotations
 import contextlib
 import grp
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from passerelle.daemon.driver import Driver, DriverContext
-from passerelle.daemon.family import CliCommands, DoctorCheck, FamilySection
+from passerelle.daemon.family import CliCommands, DoctorCheck, EventDeclaration, FamilyBase, FamilySection
 from passerelle.drivers.scanner.config import ScannerDevice, ScannerSection
 from passerelle.drivers.scanner.payload import SCAN_SCHEMA, ScanPayload
 
 
-class ScannerFamily:
+class ScannerFamily(FamilyBase):
     name = "scanner"
-    section_model: type[FamilySection] = ScannerSection
-    event_models: Mapping[str, type[BaseModel]] = {SCAN_SCHEMA: ScanPayload}
-    channels: Mapping[str, str] = {SCAN_SCHEMA: "scan"}
+    section_model = ScannerSection
+    events = (
+        EventDeclaration(
+            SCAN_SCHEMA, ScanPayload, "scan", "one scan, decoded — see [scanners.md](scanners.md)"
+        ),
+    )
 
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
         from passerelle.drivers.scanner.hid import HidScannerDriver

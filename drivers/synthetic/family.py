@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from passerelle.daemon.driver import Driver, DriverContext
-from passerelle.daemon.family import CliCommands, ConfigModel, DoctorCheck, FamilySection
+from passerelle.daemon.family import ConfigModel, EventDeclaration, FamilyBase, FamilySection
 from passerelle.drivers.synthetic.driver import SCHEMA, SyntheticData, SyntheticDriver
 
 
@@ -25,11 +25,10 @@ class SyntheticSection(FamilySection):
     devices: list[SyntheticDevice] = Field(default_factory=list)
 
 
-class SyntheticFamily:
+class SyntheticFamily(FamilyBase):
     name = "synthetic"
     section_model = SyntheticSection
-    event_models: Mapping[str, type[BaseModel]] = {SCHEMA: SyntheticData}
-    channels: Mapping[str, str] = {SCHEMA: "synthetic"}
+    events = (EventDeclaration(SCHEMA, SyntheticData, "synthetic", "test pattern (only when configured)"),)
 
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
         assert isinstance(section, SyntheticSection)
@@ -44,12 +43,6 @@ class SyntheticFamily:
             )
             for d in section.devices
         ]
-
-    def add_cli_commands(self, commands: CliCommands) -> None:
-        del commands  # configured, not commanded
-
-    def doctor(self, section: FamilySection | None) -> Sequence[DoctorCheck]:
-        return []
 
 
 FAMILY = SyntheticFamily()

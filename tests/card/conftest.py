@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,15 +26,6 @@ from passerelle.simulators.card.vpcd_link import InsertedCard
 
 SLOT_NAMES = (f"{FRIENDLY_NAME} 00 00", f"{FRIENDLY_NAME} 00 01")
 READER_ID = "passerelle-virtual-pcd"
-
-
-@pytest.fixture(scope="session")
-def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IsolatedPcscd]:
-    instance = IsolatedPcscd(tmp_path_factory.mktemp("pcscd"))
-    instance.start()
-    os.environ.update(instance.client_env)
-    yield instance
-    instance.stop()
 
 
 @dataclass

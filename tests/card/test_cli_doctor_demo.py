@@ -49,8 +49,8 @@ async def spawn_cli(argv: list[str]) -> asyncio.subprocess.Process:
 def test_family_satisfies_the_protocol() -> None:
     family: Family = FAMILY
     assert family.name == "card"
-    assert family.channels == {"passerelle.card/1": "card", "passerelle.card-data/1": "card-data"}
-    assert set(family.event_models) == set(family.channels)
+    leaves = {event.schema: event.leaf for event in family.events}
+    assert leaves == {"passerelle.card/1": "card", "passerelle.card-data/1": "card-data"}
 
 
 def test_atr_command(capsys: pytest.CaptureFixture[str]) -> None:

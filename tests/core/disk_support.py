@@ -24,7 +24,7 @@ from passerelle.daemon.driver import (
     DriverItem,
     RequestHandler,
 )
-from passerelle.daemon.family import Family, FamilySection, load_families
+from passerelle.daemon.family import EventDeclaration, Family, FamilySection, load_families
 from tests.core.family_support import PlainFamily
 
 SCHEMA = "test.desk/1"
@@ -138,8 +138,7 @@ class DeskDriver:
 class DeskFamily(PlainFamily):
     name = "desk"
     section_model = FamilySection
-    event_models: Mapping[str, type[BaseModel]] = {SCHEMA: Visit}
-    channels: Mapping[str, str] = {SCHEMA: "visit"}
+    events = (EventDeclaration(SCHEMA, Visit, "visit", "a test visit"),)
 
     def __init__(self) -> None:
         self.driver = DeskDriver()

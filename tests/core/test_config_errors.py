@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from passerelle.daemon.broker import free_port
+from passerelle.daemon.family import load_families
 from passerelle.testing.support import base_config, to_toml
 
 SECRET = "s3cr3t-value"
@@ -97,6 +98,7 @@ CASES: dict[str, Case] = {
     "tls ca file not a certificate": Case(
         with_tls(lambda d: {"ca_file": not_pem(d / "ca.pem")}), {"mqtt.tls.ca_file"}
     ),
+    "section of a family not installed": Case(toml_file(thermometer={"devices": []}), {"thermometer"}),
     "tls key without certificate": Case(with_tls(lambda d: {"key_file": not_pem(d / "k.pem")}), {"mqtt.tls"}),
 }
 
@@ -126,3 +128,17 @@ def test_run_and_config_check_both_exit_78_with_dotted_paths(name: str, tmp_path
         reported = {line.split(":", 1)[0] for line in lines.strip().splitlines()}
         assert case.paths <= reported, lines
     assert "READY" not in run.stderr
+
+
+def test_a_section_of_an_uninstalled_family_names_the_entry_point(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    toml_file(thermometer={"devices": []})(path)
+    expected = (
+        'thermometer: no device family "thermometer" is installed (entry point group passerelle.families); '
+        f"installed: {', '.join(sorted(load_families()[0]))}"
+    )
+    check = passerelle("config", "check", "--config", str(path), env={})
+    run = passerelle("run", "--config", str(path), env={})
+    assert (check.returncode, run.returncode) == (78, 78)
+    assert check.stdout.strip() == expected
+    assert run.stderr.strip() == expected

@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,7 +26,7 @@ from passerelle.daemon.driver import (
     DriverEvent,
     DriverItem,
 )
-from passerelle.daemon.family import Family, FamilySection, load_families
+from passerelle.daemon.family import EventDeclaration, Family, FamilySection, load_families
 from passerelle.testing.support import collect, inprocess_daemon, to_toml, wait_until
 from tests.core.family_support import PlainDriver, PlainFamily
 from tests.core.quarantine_support import (
@@ -83,8 +83,7 @@ class SizedDriver(PlainDriver):
 class SizedFamily(PlainFamily):
     name = "sized"
     section_model = SizedSection
-    event_models: Mapping[str, type[BaseModel]] = {"test.blob/1": Blob}
-    channels: Mapping[str, str] = {"test.blob/1": "blob"}
+    events = (EventDeclaration("test.blob/1", Blob, "blob", "a test blob"),)
 
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
         assert isinstance(section, SizedSection)

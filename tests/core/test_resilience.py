@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.request
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -19,7 +19,7 @@ from passerelle.daemon.driver import (
     DriverEvent,
     DriverItem,
 )
-from passerelle.daemon.family import Family, FamilySection, load_families
+from passerelle.daemon.family import EventDeclaration, Family, FamilySection, load_families
 from passerelle.testing.support import DaemonProcess, base_config, collect, inprocess_daemon, wait_until
 from tests.core.family_support import PlainDriver, PlainFamily
 
@@ -67,8 +67,7 @@ class FlakyDriver(PlainDriver):
 class FlakyFamily(PlainFamily):
     name = "flaky"
     section_model = FlakySection
-    event_models: Mapping[str, type[BaseModel]] = {"test.tick/1": Tick}
-    channels: Mapping[str, str] = {"test.tick/1": "tick"}
+    events = (EventDeclaration("test.tick/1", Tick, "tick", "a test tick"),)
 
     def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
         assert isinstance(section, FlakySection)

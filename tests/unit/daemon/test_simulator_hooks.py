@@ -31,9 +31,9 @@ def simulators(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[EntryPoint]]:
         return EntryPoints(simulators) if group == SIMULATOR_ENTRY_POINT_GROUP else installed(group=group)
 
     monkeypatch.setattr(entry_points, "entry_points", fake)
-    entry_points._load_group.cache_clear()
+    entry_points.forget_loaded_plugins()
     yield simulators
-    entry_points._load_group.cache_clear()
+    entry_points.forget_loaded_plugins()
 
 
 def simulator_entry(name: str, value: str) -> EntryPoint:

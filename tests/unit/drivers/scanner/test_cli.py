@@ -89,7 +89,7 @@ def test_family_plugin_builds_one_driver_per_device(tmp_path: Path) -> None:
     families, errors = load_families()
     assert "scanner" not in [e.name for e in errors]
     family = families["scanner"]
-    assert family.channels == {"passerelle.scan/1": "scan"}
+    assert [(event.schema, event.leaf) for event in family.events] == [("passerelle.scan/1", "scan")]
     section = family.section_model.model_validate(
         {
             "devices": [
