@@ -20,7 +20,6 @@ from passerelle.daemon.driver import (
     DriverContext,
     DriverEvent,
     DriverItem,
-    RequestError,
     RequestHandler,
 )
 from passerelle.drivers.card.atr import CardType
@@ -30,7 +29,7 @@ from passerelle.drivers.card.events import CARD_DATA_SCHEMA, CardData
 from passerelle.drivers.card.monitor import Observation, PcscMonitor, ServiceUp
 from passerelle.drivers.card.pcsc_api import PcscApi, ScardApi, bind_socket
 from passerelle.drivers.card.public_read import PublicDataReader, ReadResult
-from passerelle.drivers.card.slot_state import FAMILY_NAME, ReadPublicData, SlotStateMachine
+from passerelle.drivers.card.slot_state import FAMILY_NAME, ReadPublicData, SlotStateMachine, settled_read
 from passerelle.drivers.card.slots import Reader, Slot
 
 log = logging.getLogger(__name__)
@@ -154,9 +153,7 @@ class CardDriver:
             result = ReadResult("in_use", "a previous read of this card is still pending")
         else:
             result = await self._read_in_thread(slot, card.card_type)
-        if slot.card_session_id != session:
-            # Pulled (maybe swapped) during the read: what was read may belong to either card.
-            result = ReadResult("card_removed", "the card left the slot during the read")
+        result = settled_read(slot, session, result)
         source = CardSource(reader.name.base, reader.info.id, slot.slot, card.card_type, session)
         return card_data(source, self._section, result)
 
@@ -182,35 +179,13 @@ class CardDriver:
             return ReadResult("timeout", f"no answer within {self._section.read_timeout_s:.1f} s")
 
     async def _handle_read_request(self, request: Mapping[str, Any]) -> Any:
-        reader_id = request.get("reader_id")
-        reader = self._slots.readers.get(reader_id) if isinstance(reader_id, str) else None
-        if reader is None:
-            raise RequestError("not_found", f"no reader {reader_id!r}")
-        wanted = request.get("slot")
-        slots = [s for s in reader.slots.values() if s.has_card and s.card is not None]
-        if wanted is not None:
-            slots = [s for s in slots if s.slot == wanted]
-        if not slots:
-            raise RequestError("no_card", "no card in that reader or slot")
-        results = []
-        for slot in slots:
-            assert slot.card is not None
-            if not self._section.read_public_data.allows(reader.info.id, slot.card.card_type):
-                raise RequestError("not_enabled", "public data reading is not enabled for this card")
-            data = await self._read_and_publish(reader, slot)
-            results.append(data.model_dump(mode="json"))
-        return results
+        cards = self._slots.cards_to_read(request.get("reader_id"), request.get("slot"))
+        return [
+            (await self._read_and_publish(reader, slot)).model_dump(mode="json") for reader, slot in cards
+        ]
 
     async def _handle_list_request(self, request: Mapping[str, Any]) -> Any:
-        return [
-            {
-                "reader_id": reader.info.id,
-                "reader": reader.name.base,
-                "state": reader.info.state.value,
-                "slots": [reader.slots[n].state().model_dump(mode="json") for n in sorted(reader.slots)],
-            }
-            for reader in self._slots.readers.values()
-        ]
+        return self._slots.listing()
 
 
 def create_drivers(section: CardSection, context: DriverContext) -> list[CardDriver]:

@@ -1,7 +1,8 @@
 """The card slots as a state machine: what the PC/SC watcher observes in, what to publish out.
 
-Pure code: no pcscd, no thread, no asyncio, no clock (the caller passes ``now``), no randomness of its
-own (the card session id comes from ``new_card_session_id``). The card driver is the I/O shell around
+Pure code: no pcscd, no thread, no asyncio, no clock (the caller passes ``now``); the card session ids
+and the ATR classification come from the functions it is given (uuid4 and ``atr.describe`` by
+default, the latter reading pcsc-tools' label list once). The card driver is the I/O shell around
 it: it feeds the monitor's observations, publishes the items that come back and starts the public
 data reads the machine asks for. Nothing here ever talks to a card, so nothing here can power-cycle
 or lock one.
@@ -12,7 +13,7 @@ What each observation gives:
   the change (the reader's retained state); a card pulled and put back between two polls (the event
   counter moved, or another ATR) is "removed" then "inserted", with a new card session id;
 - a reader slot vanishing: its card "removed" (reason ``reader_removed``), the reader offline once all
-  its slots are gone;
+  its slots read "unavailable";
 - the PC/SC service lost: every card "removed" (reason ``pcscd_unavailable``), every reader offline.
 """
 
@@ -21,8 +22,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from typing import Any
 
-from passerelle.daemon.driver import DeviceChange, DeviceInfo, DeviceState, DriverEvent, DriverItem
+from passerelle.daemon.driver import (
+    DeviceChange,
+    DeviceInfo,
+    DeviceState,
+    DriverEvent,
+    DriverItem,
+    RequestError,
+)
 from passerelle.drivers.card.atr import PATIENT_CARDS, PROFESSIONAL_CARDS, CardType, Classification, describe
 from passerelle.drivers.card.events import CARD_SCHEMA, CardEvent, SlotStatusName
 from passerelle.drivers.card.identity import device_id, parse_reader_name
@@ -34,6 +43,7 @@ from passerelle.drivers.card.monitor import (
     ServiceUp,
     SlotStatus,
 )
+from passerelle.drivers.card.public_read import ReadResult
 from passerelle.drivers.card.slots import CARD_STATUSES, Reader, Slot, slot_holding
 from passerelle.drivers.card.snapshot import slot_status
 
@@ -62,11 +72,15 @@ class SlotStateMachine:
         *,
         reads_public_data: Callable[[str, CardType], bool],
         new_card_session_id: Callable[[], str] = random_card_session_id,
+        classify: Callable[[bytes], Classification] = describe,
     ) -> None:
+        """``reads_public_data(reader_id, card_type)``: the opt-in read policy. ``classify``: the ATR's
+        card type and label (``describe`` may look the label up in pcsc-tools' list, once)."""
         self.readers: dict[str, Reader] = {}  # by device id; kept while offline, to come back the same
         self._by_name: dict[str, tuple[str, int]] = {}  # PC/SC name of a present slot -> (device id, slot)
         self._reads_public_data = reads_public_data
         self._new_card_session_id = new_card_session_id
+        self._classify = classify
 
     def observe(self, observation: Observation, now: float) -> list[SlotOutput]:
         """The items to publish, in order. ``now``: the monotonic clock, against ``Slot.own_use_until``."""
@@ -79,6 +93,36 @@ class SlotStateMachine:
         if isinstance(observation, ReaderRemoved):
             return list(self._reader_removed(observation.name))
         return list(self._slot_status(observation, now))
+
+    def listing(self) -> list[dict[str, Any]]:
+        """Every reader and its slots, as the ``card-list`` request answers."""
+        return [
+            {
+                "reader_id": reader.info.id,
+                "reader": reader.name.base,
+                "state": reader.info.state.value,
+                "slots": [reader.slots[n].state().model_dump(mode="json") for n in sorted(reader.slots)],
+            }
+            for reader in self.readers.values()
+        ]
+
+    def cards_to_read(self, reader_id: object, wanted_slot: object) -> Iterator[tuple[Reader, Slot]]:
+        """The cards a ``card-read`` request names (every card of the reader without a slot), one at a
+        time; raises the request's typed error when there is none, or on reaching a card the policy
+        does not let us read (the cards before it have been read by then)."""
+        reader = self.readers.get(reader_id) if isinstance(reader_id, str) else None
+        if reader is None:
+            raise RequestError("not_found", f"no reader {reader_id!r}")
+        slots = [s for s in reader.slots.values() if s.has_card and s.card is not None]
+        if wanted_slot is not None:
+            slots = [s for s in slots if s.slot == wanted_slot]
+        if not slots:
+            raise RequestError("no_card", "no card in that reader or slot")
+        for slot in slots:
+            assert slot.card is not None
+            if not self._reads_public_data(reader.info.id, slot.card.card_type):
+                raise RequestError("not_enabled", "public data reading is not enabled for this card")
+            yield reader, slot
 
     def _service_lost(self) -> Iterator[DriverItem]:
         for reader in self.readers.values():
@@ -168,7 +212,7 @@ class SlotStateMachine:
     ) -> Iterator[SlotOutput]:
         slot.status = status
         slot.atr = atr
-        slot.card = describe(atr) if atr else None
+        slot.card = self._classify(atr) if atr else None
         slot.card_session_id = self._new_card_session_id()
         yield self._event(reader, "inserted", slot)
         if slot.card is not None and self._reads_public_data(reader.info.id, slot.card.card_type):
@@ -209,3 +253,11 @@ class SlotStateMachine:
             professional_card_slot=slot_holding(slots, PROFESSIONAL_CARDS),
         )
         return DriverEvent(device=reader.info, schema=CARD_SCHEMA, data=data, retained_state="state")
+
+
+def settled_read(slot: Slot, card_session_id: str | None, result: ReadResult) -> ReadResult:
+    """What a finished read of the insertion ``card_session_id`` may tell: if the slot holds another
+    insertion now (pulled, maybe swapped, during the read), what was read may belong to either card."""
+    if slot.card_session_id != card_session_id:
+        return ReadResult("card_removed", "the card left the slot during the read")
+    return result
