@@ -4,7 +4,7 @@ the reconnecting-device loop (open, read until unplugged, report, reopen) they b
 from __future__ import annotations
 
 import errno
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Generic, TypeVar
 
 from passerelle.daemon.backoff import Backoff
@@ -60,7 +60,7 @@ class ScannerDriverBase(Generic[ConnectionT]):
     async def stop(self) -> None:
         return None
 
-    def events(self) -> AsyncIterator[DriverItem]:
+    def events(self) -> AsyncGenerator[DriverItem, None]:
         return self.device_loop.run()
 
     # -- the device part of the loop -------------------------------------------------------------
@@ -78,7 +78,7 @@ class ScannerDriverBase(Generic[ConnectionT]):
         raise NotImplementedError
 
     def announce(self, status: DeviceStatus) -> DriverItem:
-        return DeviceChange(self._info())
+        return DeviceChange(self._info())  # _info() reads the status the loop has just recorded
 
     def describe(self, error: OSError) -> str:
         return str(error)
