@@ -1,5 +1,5 @@
-"""Capped exponential backoff with jitter, shared by the publisher's reconnections and the supervisor's
-driver restarts."""
+"""Capped exponential backoff with jitter, shared by the publisher's reconnections, the supervisor's
+driver restarts and the device loop's reopen attempts."""
 
 from __future__ import annotations
 
@@ -7,13 +7,21 @@ import random
 
 
 class Backoff:
-    def __init__(self, minimum: float, maximum: float) -> None:
+    def __init__(self, minimum: float, maximum: float, *, jitter: bool = True) -> None:
         self.minimum, self.maximum = minimum, max(minimum, maximum)
+        self.jitter = jitter  # False: the ceiling itself (a fixed retry period when minimum == maximum)
         self.attempt = 0  # delays handed out since the last reset
 
+    @classmethod
+    def fixed(cls, period: float) -> Backoff:
+        """The same delay every time, e.g. a scanner's configured reopen interval."""
+        return cls(period, period, jitter=False)
+
     def next_delay(self) -> float:
-        ceiling = min(self.maximum, self.minimum * (2**self.attempt))
+        ceiling: float = min(self.maximum, self.minimum * (2**self.attempt))
         self.attempt += 1
+        if not self.jitter:
+            return ceiling
         return random.uniform(ceiling / 2, ceiling)  # "equal jitter": never zero, never in lockstep
 
     def reset(self) -> None:

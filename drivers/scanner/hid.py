@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 
-from passerelle.daemon.driver import DeviceState, DriverEvent, DriverItem
+from passerelle.daemon.driver import DriverEvent, DriverItem
 from passerelle.drivers.scanner.base import ScannerDriverBase
 from passerelle.drivers.scanner.config import TERMINATOR_CHARS, ScannerDevice
 from passerelle.drivers.scanner.decode import DEFAULT_GS_STAND_INS, decode_text
@@ -18,8 +16,6 @@ from passerelle.drivers.scanner.keystream import EVENT_SIZE, KeyScan, KeyStreamD
 from passerelle.drivers.scanner.payload import SCAN_SCHEMA, Problem, ScanPayload
 from passerelle.drivers.scanner.rules import DEFAULT_RULES, ScanRules
 from passerelle.drivers.scanner.sources import ByteSource, open_input_source
-
-log = logging.getLogger(__name__)
 
 
 def occurred_at(event_time: float) -> datetime:
@@ -64,7 +60,7 @@ def decode_evdev_stream(
     return [keyscan_payload(scan) for scan in [*scans, *([tail] if tail else [])]]
 
 
-class HidScannerDriver(ScannerDriverBase):
+class HidScannerDriver(ScannerDriverBase[ByteSource]):
     kind = "hid"
 
     def __init__(self, device: ScannerDevice, rules: ScanRules = DEFAULT_RULES) -> None:
@@ -78,48 +74,33 @@ class HidScannerDriver(ScannerDriverBase):
     async def start(self) -> None:
         self.decoder = self._new_decoder()
 
-    def _path(self) -> str:
-        return self._resolve_path(resolve_usb_input)
-
     def _event(self, scan: KeyScan) -> DriverEvent:
         payload = keyscan_payload(scan, self.config.gs_stand_ins, self.config.publish_nir, self.rules)
         return DriverEvent(
             device=self._info(), schema=SCAN_SCHEMA, data=payload, occurred_at=occurred_at(scan.ended_at)
         )
 
-    async def events(self) -> AsyncIterator[DriverItem]:
-        announced_offline = False
-        while True:
-            try:
-                path = self._path()
-                self._interface = path
-                source = open_input_source(path, self.config.grab)
-            except OSError as exc:
-                if not announced_offline:
-                    log.warning("%s: cannot open %s: %s", self.name, self._interface, exc.strerror or exc)
-                    yield self._change(DeviceState.OFFLINE, exc.strerror or str(exc))
-                    announced_offline = True
-                await asyncio.sleep(self.config.reopen_interval_s)
-                continue
-            announced_offline = False
-            caps = source.caps_lock()
-            if caps is not None:
-                self.decoder.set_caps_lock(caps)
-            yield self._change(DeviceState.ONLINE, None)
-            problem = "end of stream"
-            try:
-                async for scan in self._pump(source):
-                    yield self._event(scan)
-            except OSError as exc:  # ENODEV: unplugged
-                problem = exc.strerror or str(exc)
-                log.warning("%s: %s lost: %s", self.name, self._interface, problem)
-            finally:
-                source.close()
-            tail = self.decoder.flush(Problem.TRUNCATED)
-            if tail is not None:
-                yield self._event(tail)
-            yield self._change(DeviceState.OFFLINE, problem)
-            announced_offline = True
+    # -- the device part of the reconnecting loop (see ScannerDriverBase) -------------------------
+
+    async def open_device(self) -> ByteSource:
+        return open_input_source(self._resolve_path(resolve_usb_input), self.config.grab)
+
+    async def read_device(self, source: ByteSource) -> AsyncIterator[DriverItem]:
+        caps = source.caps_lock()
+        if caps is not None:
+            self.decoder.set_caps_lock(caps)
+        async for scan in self._pump(source):
+            yield self._event(scan)
+
+    def close_device(self, source: ByteSource) -> None:
+        source.close()
+
+    def drain(self) -> Iterable[DriverItem]:
+        tail = self.decoder.flush(Problem.TRUNCATED)
+        return [] if tail is None else [self._event(tail)]
+
+    def describe(self, error: OSError) -> str:
+        return error.strerror or str(error)
 
     async def _pump(self, source: ByteSource) -> AsyncIterator[KeyScan]:
         idle = self.config.idle_flush_ms / 1000

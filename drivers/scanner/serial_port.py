@@ -9,14 +9,13 @@ reopening the configured path — a by-id symlink follows the device to its new 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 
 import serial_asyncio_fast
 
-from passerelle.daemon.driver import DeviceState, DriverEvent, DriverItem
+from passerelle.daemon.driver import DriverEvent, DriverItem
 from passerelle.drivers.scanner.base import ScannerDriverBase
 from passerelle.drivers.scanner.config import ScannerDevice
 from passerelle.drivers.scanner.decode import decode_bytes
@@ -25,11 +24,12 @@ from passerelle.drivers.scanner.framing import SerialFramer
 from passerelle.drivers.scanner.payload import SCAN_SCHEMA, Problem
 from passerelle.drivers.scanner.rules import DEFAULT_RULES, ScanRules
 
-log = logging.getLogger(__name__)
+SerialLink = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
-class SerialScannerDriver(ScannerDriverBase):
+class SerialScannerDriver(ScannerDriverBase[SerialLink]):
     kind = "serial"
+    end_of_stream = "hang-up"
 
     def __init__(self, device: ScannerDevice, rules: ScanRules = DEFAULT_RULES) -> None:
         super().__init__(device, rules)
@@ -37,9 +37,6 @@ class SerialScannerDriver(ScannerDriverBase):
 
     async def start(self) -> None:
         self.framer = SerialFramer(self.config.terminator, self.config.max_length)
-
-    def _path(self) -> str:
-        return self._resolve_path(resolve_usb_serial)
 
     def _event(self, frame: tuple[bytes, list[Problem]], when: float) -> DriverEvent:
         data, problems = frame
@@ -57,43 +54,28 @@ class SerialScannerDriver(ScannerDriverBase):
             occurred_at=datetime.fromtimestamp(when, UTC),
         )
 
-    async def _open(self, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        cfg = self.config
-        reader, writer = await serial_asyncio_fast.open_serial_connection(
-            url=path, baudrate=cfg.baud, bytesize=cfg.bytesize, parity=cfg.parity, stopbits=cfg.stopbits
-        )
-        return reader, writer
+    # -- the device part of the reconnecting loop (see ScannerDriverBase) -------------------------
 
-    async def events(self) -> AsyncIterator[DriverItem]:
-        announced_offline = False
-        while True:
-            try:
-                path = self._path()
-                self._interface = path
-                reader, writer = await self._open(path)
-            except OSError as exc:  # pyserial's SerialException is an OSError
-                if not announced_offline:
-                    log.warning("%s: cannot open %s: %s", self.name, self._interface, exc)
-                    yield self._change(DeviceState.OFFLINE, str(exc))
-                    announced_offline = True
-                await asyncio.sleep(self.config.reopen_interval_s)
-                continue
-            announced_offline = False
-            yield self._change(DeviceState.ONLINE, None)
-            problem = "hang-up"
-            try:
-                async for item in self._pump(reader):
-                    yield item
-            except OSError as exc:
-                problem = str(exc)
-                log.warning("%s: %s lost: %s", self.name, self._interface, problem)
-            finally:
-                writer.close()
-            tail = self.framer.flush(Problem.TRUNCATED)
-            if tail is not None:
-                yield self._event(tail, time.time())
-            yield self._change(DeviceState.OFFLINE, problem)
-            announced_offline = True
+    async def open_device(self) -> SerialLink:
+        cfg = self.config
+        # pyserial's SerialException (cannot open, no such port) is an OSError.
+        return await serial_asyncio_fast.open_serial_connection(
+            url=self._resolve_path(resolve_usb_serial),
+            baudrate=cfg.baud,
+            bytesize=cfg.bytesize,
+            parity=cfg.parity,
+            stopbits=cfg.stopbits,
+        )
+
+    def read_device(self, link: SerialLink) -> AsyncIterator[DriverItem]:
+        return self._pump(link[0])
+
+    def close_device(self, link: SerialLink) -> None:
+        link[1].close()
+
+    def drain(self) -> Iterable[DriverItem]:
+        tail = self.framer.flush(Problem.TRUNCATED)
+        return [] if tail is None else [self._event(tail, time.time())]
 
     async def _pump(self, reader: asyncio.StreamReader) -> AsyncIterator[DriverEvent]:
         idle = self.config.idle_flush_ms / 1000
