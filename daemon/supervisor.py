@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from passerelle.daemon.backoff import Backoff
 from passerelle.daemon.driver import Driver, DriverItem
+from passerelle.daemon.signals import Signal
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,11 @@ Sink = Callable[[Driver, DriverItem], Awaitable[None]]
 
 
 class Supervisor:
-    def __init__(self, sink: Sink, on_change: Callable[[], None] | None = None) -> None:
+    def __init__(self, sink: Sink) -> None:
         self.drivers: list[Driver] = []
         self.sink = sink
-        self.on_change = on_change
         self.status: dict[str, DriverStatus] = {}
+        self.changed: Signal[[]] = Signal("supervisor.changed")  # a driver's state changed
 
     def add(self, driver: Driver) -> None:
         """Supervise one more driver (before ``run``)."""
@@ -68,8 +69,7 @@ class Supervisor:
         status.state, status.since = state, time.time()
         if error is not None:
             status.last_error = error
-        if self.on_change is not None:
-            self.on_change()
+        self.changed.emit()
 
     async def _supervise(self, driver: Driver) -> None:
         status = self.status[driver.name]

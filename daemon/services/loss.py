@@ -1,0 +1,28 @@
+"""``bridge/loss``: the event announcing events that will never be published (dropped by a full outbox,
+refused while the disk refused writes, found damaged). The outbox decides when; this builds the event."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from passerelle.daemon.events import LossData, loss_json
+from passerelle.daemon.outbox_types import DroppedRows
+from passerelle.daemon.topics import Topics
+
+
+class LossEvents:
+    """The outbox's ``loss_event`` factory: (topic, event id, payload) of the loss event for ``dropped``."""
+
+    def __init__(self, station: str, topics: Topics) -> None:
+        self.station = station
+        self.topics = topics
+
+    def __call__(self, dropped: DroppedRows) -> tuple[str, UUID, bytes]:
+        data = LossData(
+            dropped=dropped.count,
+            first_event_id=dropped.first_event_id,
+            last_event_id=dropped.last_event_id,
+            reason=dropped.reason,
+        )
+        event_id, payload = loss_json(self.station, data)
+        return self.topics.loss, event_id, payload
