@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 MIN_BACKOFF = 1.0
 MAX_BACKOFF = 60.0
 HEALTHY_AFTER = 60.0  # a run this long resets the backoff
+STOP_TIMEOUT = 10.0  # seconds a driver's stop may take
 
 
 class DriverEndedError(Exception):
@@ -102,8 +103,12 @@ class Supervisor:
 
     @staticmethod
     async def _stop_quietly(driver: Driver) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11, wait_for swallows a cancellation that lands as
+        # the driver's stop completes, and the supervisor then went on restarting a crashing driver
+        # while the daemon waited for it to stop.
         try:
-            await asyncio.wait_for(driver.stop(), 10)
+            async with asyncio.timeout(STOP_TIMEOUT):
+                await driver.stop()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
