@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from passerelle.daemon.metrics import Metrics
@@ -32,21 +33,13 @@ class WebStatus(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
 
+@dataclass(kw_only=True, slots=True)
 class BridgeHealth:
-    def __init__(
-        self,
-        *,
-        topics: Topics,
-        retained: RetainedStore,
-        state: CoreState,
-        metrics: Metrics,
-        web: WebStatus | None,
-    ) -> None:
-        self.topics = topics
-        self.retained = retained
-        self.state = state
-        self.metrics = metrics
-        self.web = web
+    topics: Topics
+    retained: RetainedStore
+    state: CoreState
+    metrics: Metrics  # its endpoint's problem
+    web: WebStatus | None
 
     def problems(self) -> tuple[str, list[str]]:
         """The status and the problems, worst first: red ones, then yellow ones."""

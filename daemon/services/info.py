@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from passerelle.daemon import __version__
@@ -16,27 +17,16 @@ from passerelle.daemon.retained import RetainedStore
 from passerelle.daemon.topics import Topics
 
 
+@dataclass(kw_only=True, slots=True)
 class BridgeInfo:
-    def __init__(
-        self,
-        *,
-        settings: CoreSettings,
-        topics: Topics,
-        retained: RetainedStore,
-        families: Mapping[str, Family],
-        family_errors: Sequence[FamilyLoadError],
-        drivers: Sequence[Driver],
-        family_of: Mapping[str, Family],
-        commands: Callable[[], list[str]],
-    ) -> None:
-        self.settings = settings
-        self.topics = topics
-        self.retained = retained
-        self.families = families
-        self.family_errors = family_errors
-        self.drivers = drivers  # the supervisor's list: read at each report
-        self.family_of = family_of  # by driver name
-        self.commands = commands
+    settings: CoreSettings
+    topics: Topics
+    retained: RetainedStore
+    families: Mapping[str, Family]
+    family_errors: Sequence[FamilyLoadError]
+    drivers: Sequence[Driver]  # the supervisor's list: read at each report
+    family_of: Mapping[str, Family]  # by driver name
+    commands: Callable[[], list[str]]
 
     def schemas(self) -> list[str]:
         schemas = {LOSS_SCHEMA}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from passerelle.daemon.driver import Driver, DriverEvent, DriverItem
 from passerelle.daemon.events import envelope_json
@@ -28,27 +29,17 @@ INGEST_WINDOW = 256  # events a driver may have handed over but not yet committe
 RefuseOversized = Callable[[str, bytes], Exception | None]
 
 
+@dataclass(kw_only=True, slots=True)
 class Ingest:
-    def __init__(
-        self,
-        *,
-        station: str,
-        topics: Topics,
-        inventory: Inventory,
-        retained: RetainedStore,
-        outbox: Outbox,
-        tallies: EventTallies,
-        refuse_oversized: RefuseOversized,
-    ) -> None:
-        self.station = station
-        self.topics = topics
-        self.inventory = inventory
-        self.retained = retained
-        self.outbox = outbox
-        self.tallies = tallies
-        self.refuse_oversized = refuse_oversized
-        self.family_of: dict[str, Family] = {}  # by driver name
-        self._windows: dict[str, asyncio.Semaphore] = {}
+    station: str
+    topics: Topics
+    inventory: Inventory
+    retained: RetainedStore
+    outbox: Outbox
+    tallies: EventTallies
+    refuse_oversized: RefuseOversized
+    family_of: dict[str, Family] = field(default_factory=dict)  # by driver name
+    _windows: dict[str, asyncio.Semaphore] = field(default_factory=dict, init=False)
 
     def adopt(self, driver: Driver, family: Family) -> None:
         """Accept ``driver``'s events from now on (they go to ``family``'s channels)."""

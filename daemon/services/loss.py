@@ -3,6 +3,7 @@ refused while the disk refused writes, found damaged). The outbox decides when; 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from uuid import UUID
 
 from passerelle.daemon.events import LossData, loss_json
@@ -10,12 +11,12 @@ from passerelle.daemon.outbox_types import DroppedRows
 from passerelle.daemon.topics import Topics
 
 
+@dataclass(frozen=True, slots=True)
 class LossEvents:
     """The outbox's ``loss_event`` factory: (topic, event id, payload) of the loss event for ``dropped``."""
 
-    def __init__(self, station: str, topics: Topics) -> None:
-        self.station = station
-        self.topics = topics
+    station: str
+    topics: Topics
 
     def __call__(self, dropped: DroppedRows) -> tuple[str, UUID, bytes]:
         data = LossData(
