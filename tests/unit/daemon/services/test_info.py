@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
-
-from pydantic import BaseModel
+from collections.abc import AsyncIterator
 
 from passerelle.daemon import __version__
 from passerelle.daemon.config import CoreSettings
-from passerelle.daemon.driver import Driver, DriverContext, DriverItem
+from passerelle.daemon.driver import Driver, DriverItem
 from passerelle.daemon.events import LOSS_SCHEMA
-from passerelle.daemon.family import Family, FamilyLoadError, FamilySection
+from passerelle.daemon.family import Family, FamilyLoadError
 from passerelle.daemon.retained import RetainedStore
 from passerelle.daemon.services.info import BridgeInfo
 from passerelle.daemon.topics import Topics
-from tests.core.family_support import PlainDriver, PlainFamily
+from tests.core.family_support import PlainDriver
+from tests.unit.daemon.services.scan_family import ScanFamily
 
 TOPICS = Topics("passerelle/st-1")
-
-
-class Scan(BaseModel):
-    code: str
-
-
-class ScanFamily(PlainFamily):
-    name = "zscan"
-    section_model = FamilySection
-    event_models: Mapping[str, type[BaseModel]] = {"test.scan/1": Scan, "test.scan/2": Scan}
-    channels: Mapping[str, str] = {"test.scan/1": "scan"}
-
-    def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
-        return []
 
 
 class NamedDriver(PlainDriver):

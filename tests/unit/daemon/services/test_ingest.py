@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
 
 from passerelle.daemon.delivery import DeliveryTracker, EventTooLargeError
-from passerelle.daemon.driver import DeviceChange, DeviceInfo, Driver, DriverContext, DriverEvent, DriverItem
-from passerelle.daemon.family import FamilySection
+from passerelle.daemon.driver import DeviceChange, DeviceInfo, DriverEvent, DriverItem
 from passerelle.daemon.inventory import Inventory
 from passerelle.daemon.metrics import EventTallies
 from passerelle.daemon.outbox import Outbox
@@ -20,23 +18,10 @@ from passerelle.daemon.retained import RetainedStore
 from passerelle.daemon.services import ingest as ingest_module
 from passerelle.daemon.services.ingest import Ingest
 from passerelle.daemon.topics import Topics
-from tests.core.family_support import PlainDriver, PlainFamily
+from tests.core.family_support import PlainDriver
+from tests.unit.daemon.services.scan_family import Scan, ScanFamily
 
 TOPICS = Topics("passerelle/st-1")
-
-
-class Scan(BaseModel):
-    code: str
-
-
-class ScanFamily(PlainFamily):
-    name = "zscan"
-    section_model = FamilySection
-    event_models: Mapping[str, type[BaseModel]] = {"test.scan/1": Scan}
-    channels: Mapping[str, str] = {"test.scan/1": "scan"}
-
-    def create_drivers(self, section: FamilySection, context: DriverContext) -> Sequence[Driver]:
-        return []
 
 
 class Desk(PlainDriver):
@@ -102,7 +87,7 @@ async def test_an_event_is_acknowledged_once_committed_on_its_channel(outbox: Ou
 
 async def test_an_undeclared_schema_goes_to_the_familys_own_topic(outbox: Outbox) -> None:
     ingest = make(outbox)
-    item = event(schema="test.other/1")
+    item = event(schema="test.scan/2")
     await ingest.accept(DRIVER, item)
     assert item.ack is not None
     await asyncio.wait_for(item.ack, 5)
