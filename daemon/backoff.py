@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import random
 
+# Doublings past this change nothing (2**60 times any minimum is past any maximum), and 2**1024 is more
+# than a float holds: without the cap, the 1024th consecutive delay raised OverflowError (a driver failing
+# at start, a broker away or a disk refusing writes for some hours).
+MAX_DOUBLINGS = 60
+
 
 class Backoff:
     def __init__(self, minimum: float, maximum: float, *, jitter: bool = True) -> None:
@@ -18,7 +23,7 @@ class Backoff:
         return cls(period, period, jitter=False)
 
     def next_delay(self) -> float:
-        ceiling: float = min(self.maximum, self.minimum * (2**self.attempt))
+        ceiling: float = min(self.maximum, self.minimum * (2 ** min(self.attempt, MAX_DOUBLINGS)))
         self.attempt += 1
         if not self.jitter:
             return ceiling

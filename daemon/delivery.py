@@ -61,7 +61,9 @@ class Charges:
 
 
 class DeliveryTracker:
-    def __init__(self, *, max_payload_bytes: int | None, tries: int, v5: bool) -> None:
+    def __init__(
+        self, *, max_payload_bytes: int | None, tries: int, v5: bool, set_aside: SetAside | None = None
+    ) -> None:
         self.max_payload_bytes = max_payload_bytes
         self.held_back_after = max(1, tries - 1)  # charges before the last try, which needs proof
         self.v5 = v5
@@ -76,7 +78,7 @@ class DeliveryTracker:
         # This session: the suspect held back until another event passes, and the row on its last try.
         self.held_back: OutboxRow | None = None
         self.last_try: int | None = None
-        self.set_aside: SetAside | None = None  # the quarantine, plugged in by the daemon
+        self.set_aside = set_aside  # the quarantine (None: only in tests of the publisher alone)
         self.refused_too_large = 0  # events refused to their driver at hand-over
 
     def too_large(self, topic: str, payload_size: int) -> str | None:

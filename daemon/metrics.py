@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Info, start_http_server
@@ -54,18 +54,17 @@ class Readings:
     too_large_total: int = 0
 
 
-class DaemonCollector(Collector):
-    """Per-event tallies kept here (received events, publish latency) plus the daemon's readings.
+class EventTallies:
+    """Per-event tallies (received events, publish latency), kept here rather than read from elsewhere.
 
-    The event loop is the only writer of the tallies; a scrape, from the metrics thread, reads them as
-    they are at that moment.
+    The event loop is the only writer; a scrape, from the metrics thread, reads them as they are at that
+    moment.
     """
 
     def __init__(self) -> None:
         self.received: dict[str, int] = {}  # by family
         self.latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
         self.latency_sum = 0.0
-        self.read: Callable[[], Readings] | None = None  # plugged in by the daemon
 
     def count_received(self, family: str) -> None:
         self.received[family] = self.received.get(family, 0) + 1
@@ -74,9 +73,22 @@ class DaemonCollector(Collector):
         self.latency_counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1  # "le" buckets
         self.latency_sum += seconds
 
+    def observe_published(self, _row: object, seconds: float) -> None:
+        """The publisher's ``published`` signal: an event acknowledged ``seconds`` after its hand-over."""
+        self.observe_latency(seconds)
+
+
+class DaemonCollector(Collector):
+    """The tallies plus the daemon's readings, taken at each scrape (on the metrics thread)."""
+
+    def __init__(self, tallies: EventTallies, read: Callable[[], Readings] | None) -> None:
+        self.tallies = tallies
+        self.read = read
+
     def collect(self) -> Iterator[Metric]:
-        yield _counter("events_received", "Events received from drivers", dict(self.received), "family")
-        counts, cumulative, buckets = list(self.latency_counts), 0, []
+        tallies = self.tallies
+        yield _counter("events_received", "Events received from drivers", dict(tallies.received), "family")
+        counts, cumulative, buckets = list(tallies.latency_counts), 0, []
         for bound, count in zip((*LATENCY_BUCKETS, float("inf")), counts, strict=True):
             cumulative += count
             buckets.append(("+Inf" if bound == float("inf") else repr(float(bound)), cumulative))
@@ -84,7 +96,7 @@ class DaemonCollector(Collector):
             "passerelle_publish_latency_seconds",
             "From the hand-over by a driver to the broker PUBACK",
             buckets=buckets,
-            sum_value=self.latency_sum,
+            sum_value=tallies.latency_sum,
         )
         if self.read is None:
             return
@@ -154,12 +166,30 @@ def _gauge(name: str, doc: str, values: Mapping[str, int] | float, label: str | 
 
 
 class Metrics:
-    def __init__(self) -> None:
+    """The registry Prometheus scrapes: build info, the daemon's collector, and the ``extra`` collectors
+    of optional parts (the web endpoint's), all given at construction."""
+
+    def __init__(
+        self,
+        tallies: EventTallies,
+        read: Callable[[], Readings] | None = None,
+        extra: Sequence[Collector] = (),
+    ) -> None:
         self.registry = CollectorRegistry()
         Info("passerelle_build", "Build information", registry=self.registry).info({"version": __version__})
-        self.collector = DaemonCollector()
+        self.collector = DaemonCollector(tallies, read)
         self.registry.register(self.collector)
+        for collector in extra:
+            self.registry.register(collector)
+        self.problem: str | None = None  # the endpoint could not be served: a health problem
 
     def serve(self, address: str, port: int) -> None:
-        start_http_server(port, addr=address, registry=self.registry)
+        """Start the endpoint; a failure is kept in ``problem`` (metrics are for operators, events
+        matter more: the daemon keeps running)."""
+        try:
+            start_http_server(port, addr=address, registry=self.registry)
+        except OSError as exc:
+            self.problem = f"metrics endpoint {address}:{port}: {exc.strerror or exc}"
+            log.error("%s; running without metrics", self.problem)
+            return
         log.info("metrics on http://%s:%d/metrics", address, port)

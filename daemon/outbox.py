@@ -45,6 +45,7 @@ from passerelle.daemon.outbox_types import (
     OutboxRow,
     damaged_rows,
 )
+from passerelle.daemon.signals import Signal
 
 if TYPE_CHECKING:
     from passerelle.daemon.journal import Journal
@@ -67,6 +68,7 @@ class Outbox:
         max_bytes: int,
         when_full: Literal["refuse", "drop_oldest"],
         loss_event: LossEventFactory | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.path = path
         self.max_events = max_events
@@ -100,15 +102,15 @@ class Outbox:
         self.dropped_total = 0
         self.commits_total = 0
         self.last_commit_seconds = 0.0
-        self.on_full: Callable[[bool], None] | None = None
+        self.full_changed: Signal[[bool]] = Signal("outbox.full_changed")
         self.writes = WriteTrouble(path.parent)
         self.damage = DamageRecord(path)
         self._uncommitted = 0  # appends accepted, not yet on disk
-        self.on_trouble: Callable[[], None] | None = None  # write failure or damage began or ended
-        # Optional journal (daemon/journal.py) written in the same transactions, and a callback told of
-        # every committed row (the browser fan-out): both set before open().
-        self.journal: Journal | None = None
-        self.on_committed: Callable[[list[OutboxRow]], None] | None = None
+        self.trouble_changed: Signal[[]] = Signal("outbox.trouble_changed")  # write failure, damage
+        # Optional journal (daemon/journal.py) written in the same transactions, and a signal with
+        # every committed row (the browser fan-out).
+        self.journal = journal
+        self.rows_committed: Signal[[list[OutboxRow]]] = Signal("outbox.rows_committed")
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -228,8 +230,7 @@ class Outbox:
                 )
             else:
                 log.warning("outbox below its bound again (%d events)", self.count)
-            if self.on_full is not None:
-                self.on_full(full)
+            self.full_changed.emit(full)
 
     async def _write_loop(self) -> None:
         while not self._closing:
@@ -282,9 +283,9 @@ class Outbox:
                 self._late.append(result.loss_row)
                 self._recent[result.loss_row.seq] = result.loss_row
                 self._appended.set()
-            if self.on_committed is not None:
+            if self.rows_committed:
                 committed = [a.row for a in batch.appends]
-                self.on_committed([*committed, result.loss_row] if result.loss_row else committed)
+                self.rows_committed.emit([*committed, result.loss_row] if result.loss_row else committed)
             for item in batch.appends:
                 if not item.done.done():
                     item.done.set_result(item.row.seq)
@@ -323,8 +324,7 @@ class Outbox:
         return count
 
     def _trouble_changed(self) -> None:
-        if self.on_trouble is not None:
-            self.on_trouble()
+        self.trouble_changed.emit()
 
     def _shrink_window(self) -> None:
         """Forget the oldest committed rows beyond the window: the database has them."""

@@ -28,13 +28,14 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from passerelle.daemon.backoff import Backoff
 from passerelle.daemon.config import MqttSettings
-from passerelle.daemon.delivery import DeliveryTracker
+from passerelle.daemon.delivery import DeliveryTracker, SetAside
 from passerelle.daemon.events import Availability
 from passerelle.daemon.log_limit import RateLimitedLog
 from passerelle.daemon.mqtt_options import connection_options, payload_bytes, tls_context
 from passerelle.daemon.outbox import Outbox, OutboxRow
 from passerelle.daemon.retained import RetainedStore
 from passerelle.daemon.servers import ServerRotation, explain_failure
+from passerelle.daemon.signals import Signal
 from passerelle.daemon.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class Answer:
 
 
 # Answers a request: the response payload and where it goes (never raises for bad input).
-RequestRouter = Callable[[Request], Awaitable[Answer]]
+Responder = Callable[[Request], Awaitable[Answer]]
 
 
 class PublishRefusedError(aiomqtt.MqttError):
@@ -98,8 +99,8 @@ class PublisherStats:
         self.answers_failed = 0  # request answers that could not be published
         self.server: str | None = None  # the broker in use, or the one the current attempt goes to
         self.broker_maximum_packet_size: int | None = None  # MQTT 5 CONNACK, when the broker sets one
-        # Called with each acknowledged row and the seconds since its driver handed it over.
-        self.on_published: Callable[[OutboxRow, float], None] | None = None
+        # Each acknowledged row and the seconds since its driver handed it over.
+        self.published: Signal[[OutboxRow, float]] = Signal("publisher.published")
 
 
 class Publisher:
@@ -111,7 +112,8 @@ class Publisher:
         topics: Topics,
         outbox: Outbox,
         retained: RetainedStore,
-        router: RequestRouter,
+        router: Responder,
+        set_aside: SetAside | None = None,
     ) -> None:
         self.settings = settings
         self.client_id = client_id
@@ -133,6 +135,7 @@ class Publisher:
             max_payload_bytes=settings.max_payload_bytes,
             tries=settings.quarantine_after,
             v5=settings.protocol == "5",
+            set_aside=set_aside,
         )
         self._inflight: dict[int, OutboxRow] = {}  # the session's event publishes awaiting PUBACK, by mid
         self._refused: tuple[OutboxRow, str] | None = None  # the row whose refusal ended the session
@@ -368,8 +371,7 @@ class Publisher:
                 again.append(last_try)
                 self.outbox.notify_rows()
             self.stats.published_total += 1
-            if self.stats.on_published is not None:
-                self.stats.on_published(row, time.time() - row.created_at)
+            self.stats.published.emit(row, time.time() - row.created_at)
 
         paho.on_publish = on_publish
         self.delivery.session_started()

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from passerelle.daemon.outbox import Outbox, OutboxError, OutboxRow
+from passerelle.daemon.signals import Signal
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -142,10 +143,10 @@ def requeue(db: sqlite3.Connection, selection: Selection) -> list[int]:
 class QuarantineStore:
     """The daemon's side: the same operations off the event loop, plus the figures health shows."""
 
-    def __init__(self, path: Path, outbox: Outbox, on_change: Callable[[], None]) -> None:
+    def __init__(self, path: Path, outbox: Outbox) -> None:
         self.path = path
         self.outbox = outbox
-        self.on_change = on_change  # the quarantine grew or shrank: health changes
+        self.changed: Signal[[]] = Signal("quarantine.changed")  # it grew or shrank: health changes
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quarantine")
         self._db: sqlite3.Connection | None = None
         self.count = 0
@@ -176,7 +177,7 @@ class QuarantineStore:
         self.count += 1
         self.quarantined_total += 1
         self.last_reason = reason
-        self.on_change()
+        self.changed.emit()
         log.error(
             "event %s (seq %d, topic %s) set aside in the outbox quarantine after %d tries: %s",
             row.event_id,
@@ -228,7 +229,7 @@ class QuarantineStore:
 
     async def _refresh(self) -> None:
         self.count, self.last_reason = await self._run(functools.partial(summary, self._connection()))
-        self.on_change()
+        self.changed.emit()
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:

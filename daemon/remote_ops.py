@@ -9,18 +9,17 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from passerelle.daemon.config import file_problems, settings_class
+from passerelle.daemon.config import LoadedConfig, file_problems, settings_class
 from passerelle.daemon.doctor import checks_for
 from passerelle.daemon.driver import RequestError, RequestHandler
+from passerelle.daemon.family import Family, FamilyLoadError
 from passerelle.daemon.log_ring import LogRing
+from passerelle.daemon.publisher import PublisherStats
 from passerelle.daemon.redact import without_secrets
 from passerelle.daemon.support_bundle import build_bundle, build_document
-
-if TYPE_CHECKING:
-    from passerelle.daemon.app import Daemon
 
 log = logging.getLogger(__name__)
 EX_TEMPFAIL = 75  # sysexits.h: the unit's Restart=on-failure starts the daemon again
@@ -31,13 +30,32 @@ MAX_LEVEL_SECONDS = 24 * 3600.0
 DEFAULT_ANSWER_LIMIT = 256 * 1024  # a support bundle's answer when mqtt.max_payload_bytes is unset
 
 
+Report = Callable[[], dict[str, Any]]
+
+
 class RemoteOps:
-    def __init__(self, daemon: Daemon, request_stop: Callable[[int], None]) -> None:
-        self._daemon = daemon
-        self._request_stop = request_stop  # ends run() with this exit code
+    def __init__(
+        self,
+        *,
+        config: LoadedConfig,
+        families: Mapping[str, Family],
+        family_errors: Sequence[FamilyLoadError],
+        broker: PublisherStats,
+        health: Report,
+        info: Report,
+        request_stop: Callable[[int], None],
+    ) -> None:
+        self._config = config
+        self._settings = config.settings
+        self._families = families
+        self._family_errors = family_errors
+        self._broker = broker  # its Maximum Packet Size bounds a support bundle's answer
+        self._health = health
+        self._info = info
+        self._request_stop = request_stop  # ends the daemon's run with this exit code
         self.ring = LogRing()
         self._level_revert: asyncio.TimerHandle | None = None
-        self._configured_level = daemon.settings.logging.level
+        self._configured_level = config.settings.logging.level
 
     def handlers(self) -> dict[str, RequestHandler]:
         return {
@@ -58,27 +76,29 @@ class RemoteOps:
 
     def effective_config(self) -> dict[str, Any]:
         """The configuration in force, every default filled in, secrets masked."""
-        dumped: dict[str, Any] = self._daemon.settings.model_dump(mode="json")
-        for name, section in self._daemon.config.sections.items():
+        dumped: dict[str, Any] = self._settings.model_dump(mode="json")
+        for name, section in self._config.sections.items():
             dumped[name] = section.model_dump(mode="json")
         return {
-            "source": str(self._daemon.config.source) if self._daemon.config.source else None,
+            "source": str(self._config.source) if self._config.source else None,
             "settings": without_secrets(dumped),
-            "disabled_sections": self._daemon.config.section_problems,
+            "disabled_sections": self._config.section_problems,
         }
 
     async def config(self, _: Mapping[str, Any]) -> Any:
-        families = self._daemon.families
+        families = self._families
         schema = settings_class(families.values()).model_json_schema()
         sections = {name: f.section_model.model_json_schema() for name, f in families.items()}
         return {**self.effective_config(), "schema": schema, "section_schemas": sections}
 
     async def doctor_checks(self) -> list[dict[str, Any]]:
-        d = self._daemon
-        problems = file_problems(d.settings) + [
-            line for lines in d.config.section_problems.values() for line in lines
+        config = self._config
+        problems = file_problems(config.settings) + [
+            line for lines in config.section_problems.values() for line in lines
         ]
-        checks = await asyncio.to_thread(checks_for, d.config, problems, d.families, d.family_errors)
+        checks = await asyncio.to_thread(
+            checks_for, config, problems, self._families, list(self._family_errors)
+        )
         return [dataclasses.asdict(check) for check in checks]
 
     async def doctor(self, _: Mapping[str, Any]) -> Any:
@@ -128,18 +148,17 @@ class RemoteOps:
 
     def payload_limit(self) -> int:
         """The largest answer to publish: mqtt.max_payload_bytes (or 256 KiB), less if the broker said so."""
-        settings = self._daemon.settings.mqtt.max_payload_bytes or DEFAULT_ANSWER_LIMIT
-        broker = self._daemon.publisher.stats.broker_maximum_packet_size
+        settings = self._settings.mqtt.max_payload_bytes or DEFAULT_ANSWER_LIMIT
+        broker = self._broker.broker_maximum_packet_size
         return min(settings, broker) if broker else settings
 
     async def bundle_contents(self) -> dict[str, Any]:
-        d = self._daemon
         return {
-            "station": d.settings.station,
+            "station": self._settings.station,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "config": self.effective_config(),
-            "health": d.health(),
-            "info": d.info(),
+            "health": self._health(),
+            "info": self._info(),
             "doctor": await self.doctor_checks(),
         }
 
@@ -149,3 +168,9 @@ class RemoteOps:
     async def support_document(self) -> dict[str, Any]:
         """The same bundle as plain JSON, whole: what the web console offers for download."""
         return build_document(await self.bundle_contents(), self.ring.snapshot())
+
+    async def web_support(self, kind: str) -> Any:
+        """The web console's support data: the same checks and bundle as the MQTT requests."""
+        if kind == "doctor":
+            return await self.doctor_checks()
+        return await self.support_document()

@@ -38,23 +38,40 @@ class Response(BaseModel):
     transaction: Any = None
 
 
-class RequestRouter:
-    def __init__(
-        self,
-        core_handlers: Mapping[str, RequestHandler],
-        driver_handlers: Callable[[], Mapping[str, RequestHandler]],
-        *,
-        topics: Topics,
-    ) -> None:
-        self._core = dict(core_handlers)
-        self._drivers = driver_handlers  # looked up per request: drivers come and go
+class BridgeCommands:
+    """The station's commands: answers each request (the publisher's and the web console's
+    ``Responder``) by running the handler its command names, core commands first, then the drivers'.
+
+    Built before the services whose commands it runs (the publisher needs it, and they need the
+    publisher), which then ``register`` them.
+    """
+
+    def __init__(self, topics: Topics) -> None:
+        self._core: dict[str, RequestHandler] = {}
+        self._lookups: list[Callable[[], Mapping[str, RequestHandler]]] = []
         self._topics = topics
         self._log = RateLimitedLog(log)
         # Answers by result: "ok" or the error code (bounded: ours and the drivers' own codes).
         self.results: dict[str, int] = {}
 
+    def register(self, handlers: Mapping[str, RequestHandler]) -> None:
+        """Core commands; a name registered twice is a wiring bug."""
+        if clash := self._core.keys() & handlers.keys():
+            raise ValueError(f"commands registered twice: {', '.join(sorted(clash))}")
+        self._core.update(handlers)
+
+    def register_lookup(self, lookup: Callable[[], Mapping[str, RequestHandler]]) -> None:
+        """Commands looked up at each request (drivers come and go); core commands win a clash."""
+        self._lookups.append(lookup)
+
+    def _looked_up(self) -> dict[str, RequestHandler]:
+        handlers: dict[str, RequestHandler] = {}
+        for lookup in self._lookups:
+            handlers.update(lookup())
+        return handlers
+
     def commands(self) -> list[str]:
-        return sorted({*self._core, *self._drivers()})
+        return sorted({*self._core, *self._looked_up()})
 
     async def __call__(self, request: Request) -> Answer:
         refusal = reply_refusal(self._topics, request)
@@ -75,7 +92,7 @@ class RequestRouter:
         try:
             body = parse_request(request.payload)
             transaction = body.pop("transaction", None)
-            handler = self._core.get(request.command) or self._drivers().get(request.command)
+            handler = self._core.get(request.command) or self._looked_up().get(request.command)
             if handler is None:
                 raise RequestError(
                     "unknown_command",

@@ -8,7 +8,8 @@ persistence forgets retained messages when it restarts.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+
+from passerelle.daemon.signals import Signal
 
 
 class RetainedStore:
@@ -16,8 +17,8 @@ class RetainedStore:
         self._values: dict[str, bytes] = {}
         self._dirty: dict[str, bytes] = {}
         self.changed = asyncio.Event()
-        # Told of every change (topic, payload; b"" when cleared): the browser fan-out.
-        self.on_change: Callable[[str, bytes], None] | None = None
+        # Every change (topic, payload; b"" when cleared): the browser fan-out.
+        self.topic_changed: Signal[[str, bytes]] = Signal("retained.topic_changed")
 
     def set(self, topic: str, payload: bytes) -> None:
         if self._values.get(topic) == payload:
@@ -25,16 +26,14 @@ class RetainedStore:
         self._values[topic] = payload
         self._dirty[topic] = payload
         self.changed.set()
-        if self.on_change is not None:
-            self.on_change(topic, payload)
+        self.topic_changed.emit(topic, payload)
 
     def clear(self, topic: str) -> None:
         """Remove a retained topic from the broker (an empty retained payload deletes it)."""
         if self._values.pop(topic, None) is not None:
             self._dirty[topic] = b""
             self.changed.set()
-            if self.on_change is not None:
-                self.on_change(topic, b"")
+            self.topic_changed.emit(topic, b"")
 
     def get(self, topic: str) -> bytes | None:
         return self._values.get(topic)

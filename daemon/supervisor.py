@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 
 from passerelle.daemon.backoff import Backoff
 from passerelle.daemon.driver import Driver, DriverItem
+from passerelle.daemon.signals import Signal
 
 log = logging.getLogger(__name__)
 
 MIN_BACKOFF = 1.0
 MAX_BACKOFF = 60.0
 HEALTHY_AFTER = 60.0  # a run this long resets the backoff
+STOP_TIMEOUT = 10.0  # seconds a driver's stop may take
 
 
 class DriverEndedError(Exception):
@@ -44,11 +46,11 @@ Sink = Callable[[Driver, DriverItem], Awaitable[None]]
 
 
 class Supervisor:
-    def __init__(self, sink: Sink, on_change: Callable[[], None] | None = None) -> None:
+    def __init__(self, sink: Sink) -> None:
         self.drivers: list[Driver] = []
         self.sink = sink
-        self.on_change = on_change
         self.status: dict[str, DriverStatus] = {}
+        self.changed: Signal[[]] = Signal("supervisor.changed")  # a driver's state changed
 
     def add(self, driver: Driver) -> None:
         """Supervise one more driver (before ``run``)."""
@@ -68,8 +70,7 @@ class Supervisor:
         status.state, status.since = state, time.time()
         if error is not None:
             status.last_error = error
-        if self.on_change is not None:
-            self.on_change()
+        self.changed.emit()
 
     async def _supervise(self, driver: Driver) -> None:
         status = self.status[driver.name]
@@ -102,8 +103,12 @@ class Supervisor:
 
     @staticmethod
     async def _stop_quietly(driver: Driver) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11, wait_for swallows a cancellation that lands as
+        # the driver's stop completes, and the supervisor then went on restarting a crashing driver
+        # while the daemon waited for it to stop.
         try:
-            await asyncio.wait_for(driver.stop(), 10)
+            async with asyncio.timeout(STOP_TIMEOUT):
+                await driver.stop()
         except asyncio.CancelledError:
             raise
         except Exception as exc:

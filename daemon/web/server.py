@@ -27,9 +27,8 @@ from websockets.http11 import Response as HttpResponse
 
 from passerelle.daemon import __version__
 from passerelle.daemon.journal import Journal
-from passerelle.daemon.publisher import ONLINE
+from passerelle.daemon.publisher import ONLINE, Responder
 from passerelle.daemon.publisher import Request as BridgeRequest
-from passerelle.daemon.publisher import RequestRouter as BridgeRouter
 from passerelle.daemon.requests import ErrorInfo, Response
 from passerelle.daemon.retained import RetainedStore
 from passerelle.daemon.web import http as web_http
@@ -56,7 +55,7 @@ class WebServer:
         state_directory: Path,
         base_topic: str,
         retained: RetainedStore,
-        router: BridgeRouter,
+        router: Responder,
         journal: Journal | None,
         schema: Callable[[], dict[str, Any]],
         support: Callable[[str], Awaitable[Any]],

@@ -47,7 +47,7 @@ async def test_group_commit_batches_concurrent_appends(tmp_path: Path) -> None:
 async def test_refuse_policy_tells_the_driver_and_recovers(tmp_path: Path) -> None:
     full_changes: list[bool] = []
     outbox = make(tmp_path / "o.db", max_events=100)
-    outbox.on_full = full_changes.append
+    outbox.full_changed.connect(full_changes.append)
     await outbox.open()
     for i in range(100):
         await outbox.append(uuid4(), "t", str(i).encode())
