@@ -37,7 +37,7 @@ from math import inf
 from pathlib import Path
 from typing import Any
 
-from bench.fleet_consumers import Ledger, mosquitto_group, nats_group
+from bench.fleet_consumers import JetStreamSite, Ledger, mosquitto_group, nats_group
 from passerelle.daemon.broker import PrivateBroker
 from passerelle.testing.engines import NatsCluster
 from passerelle.testing.support import DaemonProcess, base_config
@@ -119,8 +119,9 @@ def workdir_for(keep: Path | None) -> Iterator[Path]:
 
 @contextlib.asynccontextmanager
 async def engine(name: str, workdir: Path, nats_mqtt: str = "") -> AsyncIterator[Cluster]:
-    if name == "nats":
-        with NatsCluster(workdir / "nats", mqtt_options=nats_mqtt) as nats_cluster:
+    if name in ("nats", "nats-standalone"):
+        standalone = name == "nats-standalone"
+        with NatsCluster(workdir / "nats", mqtt_options=nats_mqtt, standalone=standalone) as nats_cluster:
             yield Cluster([n.mqtt_port for n in nats_cluster.nodes], nats=nats_cluster)
     else:
         with PrivateBroker() as broker:  # its own temporary directory
@@ -179,6 +180,15 @@ async def stop_stations(stations: list[DaemonProcess]) -> list[str]:
     return stuck
 
 
+def jetstream_sites(nats_cluster: NatsCluster) -> list[JetStreamSite]:
+    urls = [f"nats://127.0.0.1:{node.client_port}" for node in nats_cluster.nodes]
+    if nats_cluster.standalone:
+        return [
+            JetStreamSite([url], node.mqtt_port) for url, node in zip(urls, nats_cluster.nodes, strict=True)
+        ]
+    return [JetStreamSite(urls, nats_cluster.nodes[0].mqtt_port)]
+
+
 def node_to_kill(cluster: NatsCluster, leaders: dict[str, str], choice: str) -> int:
     names = [node.name for node in cluster.nodes]
     if choice == "msgs-leader" and leaders.get("$MQTT_msgs") in names:
@@ -213,11 +223,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         async with engine(args.engine, workdir, args.nats_mqtt) as cluster:
             group = (
                 nats_group(
-                    [f"nats://127.0.0.1:{n.client_port}" for n in cluster.nats.nodes],
-                    "127.0.0.1",
-                    cluster.mqtt_ports[0],
-                    ledger,
-                    2,
+                    jetstream_sites(cluster.nats), "127.0.0.1", ledger, 1 if cluster.nats.standalone else 2
                 )
                 if cluster.nats
                 else mosquitto_group("127.0.0.1", cluster.mqtt_ports[0], ledger, 2)
@@ -310,7 +316,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--engine", choices=["nats", "mosquitto"], default="nats")
+    parser.add_argument(
+        "--engine",
+        choices=["nats", "nats-standalone", "mosquitto"],
+        default="nats",
+        help="nats-standalone: three nodes sharing nothing (each its own JetStream, replicas 1)",
+    )
     parser.add_argument("--stations", type=int, default=20)
     parser.add_argument("--rate", type=float, default=20.0, help="events per second per station")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long each station produces")

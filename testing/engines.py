@@ -109,13 +109,23 @@ class NatsCluster(Engine):
 
     ``authorization`` is a NATS ``authorization { … }`` block (users and subject permissions) shared
     by every node; without it the MQTT gateway takes anonymous clients. ``mqtt_options`` are more
-    settings of every node's ``mqtt { }`` block (e.g. ``consumer_replicas: 1``).
+    settings of every node's ``mqtt { }`` block (e.g. ``consumer_replicas: 1``). ``standalone`` nodes
+    share nothing (no route, each its own JetStream, replicas 1): a station lists them all as it would
+    the nodes of a cluster, and a consumer reads each.
     """
 
     host = "127.0.0.1"
 
-    def __init__(self, workdir: Path, size: int = 3, authorization: str = "", mqtt_options: str = "") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        size: int = 3,
+        authorization: str = "",
+        mqtt_options: str = "",
+        standalone: bool = False,
+    ) -> None:
         self.workdir = workdir
+        self.standalone = standalone
         self.authorization = authorization
         self.mqtt_options = mqtt_options
         self.nodes = [NatsNode(f"n{i + 1}", workdir) for i in range(size)]
@@ -131,14 +141,17 @@ class NatsCluster(Engine):
         routes = ", ".join(f"nats://{self.host}:{n.route_port}" for n in self.nodes if n is not node)
         store = self.workdir / node.name / "jetstream"
         store.mkdir(parents=True, exist_ok=True)
+        listen = f"{self.host}:{node.route_port}"
+        cluster = f"cluster {{ name: passerelle-test, listen: {listen}, routes: [{routes}] }}"
+        replicas = 1 if self.standalone else min(3, len(self.nodes))
         text = f"""
 server_name: {node.name}
 listen: {self.host}:{node.client_port}
 http: {self.host}:{node.http_port}
 jetstream {{ store_dir: "{store}" }}
-cluster {{ name: passerelle-test, listen: {self.host}:{node.route_port}, routes: [{routes}] }}
+{"" if self.standalone else cluster}
 mqtt {{
-  listen: {self.host}:{node.mqtt_port}, stream_replicas: {min(3, len(self.nodes))}
+  listen: {self.host}:{node.mqtt_port}, stream_replicas: {replicas}
   {self.mqtt_options}
 }}
 {self.authorization}
