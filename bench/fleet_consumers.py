@@ -24,6 +24,7 @@ from typing import Any
 
 import aiomqtt
 import nats
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import FetchTimeoutError, NotFoundError
@@ -137,7 +138,7 @@ async def nats_group(
 ) -> AsyncIterator[None]:
     """A durable pull consumer on each site's ``$MQTT_msgs``, ``workers_per_site`` workers fetching from
     it; a site whose node is down is fetched from again once it is back (its connection reconnects)."""
-    connections: list[nats.NATS] = []
+    connections: list[NatsClient] = []
     jetstreams: list[JetStreamContext] = []
     try:
         for site in sites:
