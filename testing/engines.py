@@ -23,7 +23,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from passerelle.daemon.broker import PrivateBroker, free_port, port_open
 
@@ -102,6 +102,20 @@ _ELECTION = re.compile(
     r"\] (?P<time>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d+) \[INF\] JetStream cluster new "
     r"(?:(?P<meta>metadata) leader|(?:stream|consumer) leader for '[^>]+ > (?P<group>[^']+)')"
 )
+
+
+def leaders_in_report(report: dict[str, Any]) -> dict[str, str]:
+    """``NatsCluster.leaders`` from a node's ``/jsz?accounts=true&streams=true&consumers=true``."""
+    found = {"meta": str(report.get("meta_cluster", {}).get("leader", ""))}
+    consumers_led: dict[str, int] = {}
+    for account in report.get("account_details", []):
+        for stream in account.get("stream_detail", []):
+            found[stream["name"]] = str(stream.get("cluster", {}).get("leader", ""))
+            for consumer in stream.get("consumer_detail", []):
+                leader = str(consumer.get("cluster", {}).get("leader", ""))
+                consumers_led[leader] = consumers_led.get(leader, 0) + 1
+    found.update({f"consumers@{name}": str(count) for name, count in consumers_led.items()})
+    return found
 
 
 class NatsCluster(Engine):
@@ -210,17 +224,7 @@ mqtt {{
         for node in (n for n in self.nodes if n.running):
             url = f"http://{self.host}:{node.http_port}/jsz?accounts=true&streams=true&consumers=true"
             with contextlib.suppress(OSError, ValueError), urllib.request.urlopen(url, timeout=2) as answer:
-                report = json.load(answer)
-                found = {"meta": str(report.get("meta_cluster", {}).get("leader", ""))}
-                consumers_led: dict[str, int] = {}
-                for account in report.get("account_details", []):
-                    for stream in account.get("stream_detail", []):
-                        found[stream["name"]] = str(stream.get("cluster", {}).get("leader", ""))
-                        for consumer in stream.get("consumer_detail", []):
-                            leader = str(consumer.get("cluster", {}).get("leader", ""))
-                            consumers_led[leader] = consumers_led.get(leader, 0) + 1
-                found.update({f"consumers@{name}": str(count) for name, count in consumers_led.items()})
-                return found
+                return leaders_in_report(json.load(answer))
         return {}
 
     def elections_since(self, since_unix: float, killed: str) -> dict[str, float]:
