@@ -2,8 +2,11 @@
 
 - Mosquitto: MQTT 5 shared subscription ``$share/billing/passerelle/+/synthetic``, one aiomqtt client
   per worker; the broker spreads the messages over the group.
-- NATS: a JetStream stream (replicas 3) capturing ``passerelle.*.synthetic`` and one durable pull
-  consumer that every worker fetches from, so the group survives a node and a worker restart.
+- NATS: one durable pull consumer on the MQTT gateway's own ``$MQTT_msgs`` stream (replicas 3), filtered
+  on the stations' events, that every worker fetches from (with standalone nodes, one per node). The gateway stores a QoS 1 publish there
+  before it sends the station its PUBACK, so what a station deleted from its outbox is in that stream:
+  no event is lost when a node dies. (A stream of our own capturing ``passerelle.*.synthetic`` from
+  core NATS lost what the gateway published while that stream had no leader: 1,298 of 12,000 events.)
 """
 
 from __future__ import annotations
@@ -21,11 +24,15 @@ from typing import Any
 
 import aiomqtt
 import nats
-from nats.js.api import StreamConfig
-from nats.js.errors import FetchTimeoutError
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import FetchTimeoutError, NotFoundError
 
 SHARED_FILTER = "$share/billing/passerelle/+/synthetic"
-NATS_SUBJECTS = "passerelle.*.synthetic"
+MQTT_MESSAGES_STREAM = "$MQTT_msgs"  # nats-server's MQTT gateway: every QoS 1 publish, by subject
+MQTT_EVENTS_SUBJECT = "$MQTT.msgs.passerelle.*.synthetic"  # MQTT topic passerelle/<station>/synthetic
+DURABLE = "billing"
 
 
 @dataclass
@@ -96,29 +103,82 @@ async def mosquitto_group(host: str, port: int, ledger: Ledger, workers: int) ->
         yield
 
 
+async def mqtt_messages_stream(
+    jetstream: JetStreamContext, mqtt_host: str, mqtt_port: int, timeout: float = 30.0
+) -> None:
+    """Until the gateway's ``$MQTT_msgs`` exists. The gateway creates its streams when the account's
+    first MQTT client connects, so one client connects first. The durable must exist before the
+    stations publish: the stream keeps a message only while some consumer is interested in it."""
+    async with aiomqtt.Client(
+        mqtt_host, mqtt_port, identifier="billing-setup", protocol=aiomqtt.ProtocolVersion.V311
+    ):
+        pass
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await jetstream.stream_info(MQTT_MESSAGES_STREAM)
+            return
+        except NotFoundError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+@dataclass(frozen=True)
+class JetStreamSite:
+    """Where one ``$MQTT_msgs`` lives: a cluster (every node's URL) or one standalone node."""
+
+    client_urls: list[str]
+    mqtt_port: int
+
+
 @contextlib.asynccontextmanager
-async def nats_group(client_urls: list[str], ledger: Ledger, workers: int) -> AsyncIterator[None]:
-    connection = await nats.connect(servers=client_urls, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
-    jetstream = connection.jetstream()
-    await jetstream.add_stream(StreamConfig(name="BILLING", subjects=[NATS_SUBJECTS], num_replicas=3))
-
-    async def worker(name: str, ready: asyncio.Event) -> None:
-        subscription = await jetstream.pull_subscribe(NATS_SUBJECTS, durable="billing", stream="BILLING")
-        ready.set()
-        while True:
-            try:
-                messages = await subscription.fetch(200, timeout=1)
-            except (FetchTimeoutError, TimeoutError, nats.errors.Error):
-                continue  # nothing new, or a node in the middle of an election: fetch again
-            for message in messages:
-                ledger.add(message.data, name)
-                await message.ack()
-
+async def nats_group(
+    sites: list[JetStreamSite], mqtt_host: str, ledger: Ledger, workers_per_site: int
+) -> AsyncIterator[None]:
+    """A durable pull consumer on each site's ``$MQTT_msgs``, ``workers_per_site`` workers fetching from
+    it; a site whose node is down is fetched from again once it is back (its connection reconnects)."""
+    connections: list[NatsClient] = []
+    jetstreams: list[JetStreamContext] = []
     try:
-        async with _run_group(worker, workers):
+        for site in sites:
+            connection = await nats.connect(
+                servers=site.client_urls, max_reconnect_attempts=-1, reconnect_time_wait=0.2
+            )
+            connections.append(connection)
+            jetstream = connection.jetstream()
+            await mqtt_messages_stream(jetstream, mqtt_host, site.mqtt_port)
+            await jetstream.add_consumer(
+                MQTT_MESSAGES_STREAM,
+                ConsumerConfig(
+                    durable_name=DURABLE,
+                    filter_subject=MQTT_EVENTS_SUBJECT,
+                    deliver_policy=DeliverPolicy.ALL,
+                    ack_policy=AckPolicy.EXPLICIT,
+                    ack_wait=30,  # a worker that dies with a batch: its events go to another one after this
+                    max_ack_pending=20_000,  # 20 stations' worth of a node outage, in flight to the workers
+                ),
+            )
+            jetstreams.append(jetstream)
+
+        async def worker(name: str, ready: asyncio.Event) -> None:
+            jetstream = jetstreams[int(name.rsplit("-", 1)[1]) // workers_per_site]
+            subscription = await jetstream.pull_subscribe_bind(durable=DURABLE, stream=MQTT_MESSAGES_STREAM)
+            ready.set()
+            while True:
+                try:
+                    messages = await subscription.fetch(200, timeout=1)
+                except (FetchTimeoutError, TimeoutError, nats.errors.Error):
+                    continue  # nothing new, an election, or the site's node down: fetch again
+                for message in messages:
+                    ledger.add(message.data, name)
+                    await message.ack()
+
+        async with _run_group(worker, len(sites) * workers_per_site):
             yield
     finally:
-        await connection.close()
+        for connection in connections:
+            await connection.close()
 
 
 @contextlib.asynccontextmanager

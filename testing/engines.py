@@ -10,7 +10,9 @@ tail of its own log.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -21,7 +23,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from passerelle.daemon.broker import PrivateBroker, free_port, port_open
 
@@ -95,18 +97,51 @@ class NatsNode:
         return self.process is not None and self.process.poll() is None
 
 
+# "[pid] 2026/11/30 06:37:21.251551 [INF] JetStream cluster new stream leader for '$G > $MQTT_msgs'"
+_ELECTION = re.compile(
+    r"\] (?P<time>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d+) \[INF\] JetStream cluster new "
+    r"(?:(?P<meta>metadata) leader|(?:stream|consumer) leader for '[^>]+ > (?P<group>[^']+)')"
+)
+
+
+def leaders_in_report(report: dict[str, Any]) -> dict[str, str]:
+    """``NatsCluster.leaders`` from a node's ``/jsz?accounts=true&streams=true&consumers=true``."""
+    found = {"meta": str(report.get("meta_cluster", {}).get("leader", ""))}
+    consumers_led: dict[str, int] = {}
+    for account in report.get("account_details", []):
+        for stream in account.get("stream_detail", []):
+            found[stream["name"]] = str(stream.get("cluster", {}).get("leader", ""))
+            for consumer in stream.get("consumer_detail", []):
+                leader = str(consumer.get("cluster", {}).get("leader", ""))
+                consumers_led[leader] = consumers_led.get(leader, 0) + 1
+    found.update({f"consumers@{name}": str(count) for name, count in consumers_led.items()})
+    return found
+
+
 class NatsCluster(Engine):
     """``with NatsCluster(workdir) as cluster:`` … ``cluster.nodes[0].mqtt_port``.
 
     ``authorization`` is a NATS ``authorization { … }`` block (users and subject permissions) shared
-    by every node; without it the MQTT gateway takes anonymous clients.
+    by every node; without it the MQTT gateway takes anonymous clients. ``mqtt_options`` are more
+    settings of every node's ``mqtt { }`` block (e.g. ``consumer_replicas: 1``). ``standalone`` nodes
+    share nothing (no route, each its own JetStream, replicas 1): a station lists them all as it would
+    the nodes of a cluster, and a consumer reads each.
     """
 
     host = "127.0.0.1"
 
-    def __init__(self, workdir: Path, size: int = 3, authorization: str = "") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        size: int = 3,
+        authorization: str = "",
+        mqtt_options: str = "",
+        standalone: bool = False,
+    ) -> None:
         self.workdir = workdir
+        self.standalone = standalone
         self.authorization = authorization
+        self.mqtt_options = mqtt_options
         self.nodes = [NatsNode(f"n{i + 1}", workdir) for i in range(size)]
 
     @staticmethod
@@ -120,13 +155,19 @@ class NatsCluster(Engine):
         routes = ", ".join(f"nats://{self.host}:{n.route_port}" for n in self.nodes if n is not node)
         store = self.workdir / node.name / "jetstream"
         store.mkdir(parents=True, exist_ok=True)
+        listen = f"{self.host}:{node.route_port}"
+        cluster = f"cluster {{ name: passerelle-test, listen: {listen}, routes: [{routes}] }}"
+        replicas = 1 if self.standalone else min(3, len(self.nodes))
         text = f"""
 server_name: {node.name}
 listen: {self.host}:{node.client_port}
 http: {self.host}:{node.http_port}
 jetstream {{ store_dir: "{store}" }}
-cluster {{ name: passerelle-test, listen: {self.host}:{node.route_port}, routes: [{routes}] }}
-mqtt {{ listen: {self.host}:{node.mqtt_port}, stream_replicas: {min(3, len(self.nodes))} }}
+{"" if self.standalone else cluster}
+mqtt {{
+  listen: {self.host}:{node.mqtt_port}, stream_replicas: {replicas}
+  {self.mqtt_options}
+}}
 {self.authorization}
 """
         path = self.workdir / f"{node.name}.conf"
@@ -173,6 +214,37 @@ mqtt {{ listen: {self.host}:{node.mqtt_port}, stream_replicas: {min(3, len(self.
         for index in range(len(self.nodes)):
             self.start_node(index)
         return self.wait_ready(timeout)
+
+    def leaders(self) -> dict[str, str]:
+        """Which node leads each JetStream raft group, as a running node sees it: ``meta`` (the cluster's
+        metadata: consumer creation, stream placement), each stream by name (the MQTT gateway's
+        ``$MQTT_msgs``, ``$MQTT_rmsgs``, ``$MQTT_sess``…) and ``consumers@<node>``: how many consumers
+        that node leads. Losing a leader costs its group a raft election (4-9 s in nats-server 2.9-2.14,
+        not configurable); losing a follower costs nothing. Empty when no node answers."""
+        for node in (n for n in self.nodes if n.running):
+            url = f"http://{self.host}:{node.http_port}/jsz?accounts=true&streams=true&consumers=true"
+            with contextlib.suppress(OSError, ValueError), urllib.request.urlopen(url, timeout=2) as answer:
+                return leaders_in_report(json.load(answer))
+        return {}
+
+    def elections_since(self, since_unix: float, killed: str) -> dict[str, float]:
+        """Seconds from ``since_unix`` (a node killed) to the first new leader of each raft group that
+        the other nodes' logs report after it (``meta``, streams by name, consumers as ``<stream> >
+        <consumer>``). The killed node's own log is left out: once restarted it reports every leader
+        it learns as new."""
+        first: dict[str, float] = {}
+        for node in (n for n in self.nodes if n.name != killed):
+            with contextlib.suppress(OSError):
+                for line in node.log_path.read_text(errors="replace").splitlines():
+                    match = _ELECTION.search(line)
+                    if match is None:
+                        continue
+                    at = time.mktime(time.strptime(match["time"][:19], "%Y/%m/%d %H:%M:%S"))
+                    at += float("0" + match["time"][19:])  # nats-server logs local time, as mktime reads it
+                    group = "meta" if match["meta"] else match["group"]
+                    if at >= since_unix and (group not in first or at - since_unix < first[group]):
+                        first[group] = at - since_unix
+        return first
 
     def stop(self) -> None:
         for node in self.nodes:
