@@ -33,18 +33,31 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from passerelle.daemon.config import MqttSettings
-from passerelle.daemon.mqtt_options import connection_options, payload_bytes
+from passerelle.daemon.mqtt_options import connection_options, payload_bytes, tls_context
 from passerelle.daemon.servers import Server
 from passerelle.daemon.session import (
+    ANSWER_TIMEOUT_SECONDS,
     Acknowledged,
     BrokerLimits,
     DisconnectReason,
     IncomingMessage,
     SessionError,
+    SessionFactory,
     SessionTimeoutError,
 )
 
-CLIENT_TIMEOUT = 10.0  # seconds for the CONNACK, and for any answer awaited without a timeout of its own
+
+def aiomqtt_sessions(settings: MqttSettings, *, client_id: str, will: tuple[str, bytes]) -> SessionFactory:
+    """The daemon's session factory: a fresh aiomqtt client per attempt, one TLS context for all (built
+    at the first attempt that finds its certificate files)."""
+    tls: list[ssl.SSLContext | None] = []
+
+    def open_session(server: Server) -> AiomqttSession:
+        if not tls or tls[0] is None:
+            tls[:] = [tls_context(settings.tls)]
+        return AiomqttSession(settings, server, tls[0], client_id=client_id, will=will)
+
+    return open_session
 
 
 def _set_once(future: asyncio.Future[object], value: object) -> None:
@@ -95,7 +108,7 @@ class AiomqttSession:
                 # in flight on each PUBACK. A broker's Receive Maximum still caps paho (see on_connect).
                 max_inflight_messages=0,
                 max_queued_outgoing_messages=None,
-                timeout=CLIENT_TIMEOUT,
+                timeout=ANSWER_TIMEOUT_SECONDS,
             )
         except aiomqtt.MqttError as exc:  # e.g. an unreadable mqtt.password_file
             raise SessionError(str(exc)) from exc
@@ -173,7 +186,7 @@ class AiomqttSession:
         else:
             options = {"qos": qos}
         try:
-            async with asyncio.timeout(CLIENT_TIMEOUT if timeout is None else timeout):
+            async with asyncio.timeout(ANSWER_TIMEOUT_SECONDS if timeout is None else timeout):
                 granted = await client.subscribe(topic, **options, timeout=math.inf)
         except TimeoutError:
             raise SessionTimeoutError("Operation timed out") from None  # aiomqtt's own wording

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,12 +24,12 @@ from passerelle.daemon.config import MqttSettings
 from passerelle.daemon.delivery import DeliveryTracker
 from passerelle.daemon.events import Availability
 from passerelle.daemon.log_limit import RateLimitedLog
-from passerelle.daemon.mqtt_options import tls_context
-from passerelle.daemon.mqtt_session import CLIENT_TIMEOUT, AiomqttSession
+from passerelle.daemon.mqtt_session import aiomqtt_sessions
 from passerelle.daemon.outbox_types import OutboxRow
 from passerelle.daemon.retained import RetainedStore
-from passerelle.daemon.servers import Server, ServerRotation, explain_failure
+from passerelle.daemon.servers import ServerRotation, explain_failure
 from passerelle.daemon.session import (
+    ANSWER_TIMEOUT_SECONDS,
     REFUSED,
     AclRefusedError,
     BrokerSession,
@@ -118,11 +117,11 @@ class Publisher:
         self.outbox = outbox
         self.retained = retained
         self.router = router
-        self._open_session = sessions or self._mqtt_session
+        will = (topics.state, OFFLINE)
+        self._open_session = sessions or aiomqtt_sessions(settings, client_id=client_id, will=will)
         self.stats = PublisherStats()
         self._session: BrokerSession | None = None  # the connected one
         self._birth_echo: asyncio.Event | None = None  # MQTT 3.1.1: set when our birth came back
-        self._tls: ssl.SSLContext | None = None
         self._backoff = Backoff(settings.reconnect_min_seconds, settings.reconnect_max_seconds)
         self.servers = ServerRotation(settings.server_list())
         self._session_started = 0.0
@@ -180,12 +179,6 @@ class Publisher:
         level = logging.WARNING if self._backoff.attempt == 0 else logging.DEBUG
         log.log(level, "MQTT connection to %s lost or refused: %s", server, error)
 
-    def _mqtt_session(self, server: Server) -> AiomqttSession:
-        if self._tls is None:  # built once: certificate files are read at the first attempt that finds them
-            self._tls = tls_context(self.settings.tls)
-        will = (self.topics.state, OFFLINE)
-        return AiomqttSession(self.settings, server, self._tls, client_id=self.client_id, will=will)
-
     async def _serve(self, session: BrokerSession) -> None:
         async with session:
             self._session = session
@@ -229,7 +222,7 @@ class Publisher:
             )
         except SessionTimeoutError as exc:
             # Not a refusal: a cluster electing its leaders can hold a SUBACK (see docs/fleet.md).
-            waited = CLIENT_TIMEOUT if opening is None else opening
+            waited = ANSWER_TIMEOUT_SECONDS if opening is None else opening
             raise SessionTimeoutError(
                 f"timeout waiting for SUBACK from {self.servers.current} for {topic} after {waited} s "
                 "(the broker did not answer, e.g. while electing a leader); events stay stored"
@@ -310,6 +303,7 @@ class Publisher:
 
         session.stream_events(acknowledged)
         delivery.session_started()
+        sized = delivery.max_payload_bytes is not None or delivery.broker_max_packet is not None
         probing: int | None = None  # a suspect row sent alone in this session
         while True:
             if refusal:
@@ -318,17 +312,19 @@ class Publisher:
             if again:
                 rows, again = [*again, *rows], []
             for row in rows:
-                if delivery.holds_back(row):
+                # Rarely true (a suspect row, or the rows of a connection that died): the common path
+                # skips the per-row checks. Only a session's end sets these, so within it they only clear.
+                sorting = delivery.suspect is not None or delivery.careful_until is not None
+                if sorting and delivery.holds_back(row):
                     continue
                 while not refusal and (
-                    len(inflight) >= limit or (inflight and delivery.goes_alone(row.seq, probing))
+                    len(inflight) >= limit or (sorting and inflight and delivery.goes_alone(row.seq, probing))
                 ):
                     room.clear()
                     await room.wait()
                 if refusal:
                     raise refusal[0]
-                too_large = delivery.too_large(row.topic, len(row.payload))
-                if too_large is not None:
+                if sized and (too_large := delivery.too_large(row.topic, len(row.payload))) is not None:
                     await delivery.give_up(row, 0, too_large)
                     continue
                 try:

@@ -16,6 +16,7 @@ from passerelle.daemon.outbox_types import OutboxRow
 from passerelle.daemon.servers import Server
 
 REFUSED = 0x80  # a SUBACK or PUBACK code from here on is a refusal (MQTT 5 and 3.1.1 alike)
+ANSWER_TIMEOUT_SECONDS = 10.0  # the CONNACK, and any answer awaited without a timeout of its own
 
 
 class SessionError(Exception):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from passerelle.daemon.delivery import publish_packet_size
 from passerelle.daemon.servers import Server
 from passerelle.daemon.session import (
+    ANSWER_TIMEOUT_SECONDS,
     Acknowledged,
     BrokerLimits,
     DisconnectReason,
@@ -156,7 +157,7 @@ class MemorySession:
     ) -> list[int]:
         self._check_open()
         if self.server in self._broker.silent:
-            await asyncio.sleep(10.0 if timeout is None else timeout)
+            await asyncio.sleep(ANSWER_TIMEOUT_SECONDS if timeout is None else timeout)
             raise SessionTimeoutError("Operation timed out")
         if topic in self._broker.refused_topics:
             return [NOT_AUTHORIZED]
