@@ -100,10 +100,13 @@ class BrokerSession(Protocol):
         correlation_data: bytes | None = None,
         timeout: float | None = None,
     ) -> Awaitable[None]:
-        """Completes on the acknowledgement (at once for QoS 0); PublishRefusedError on a refusal."""
+        """Completes on the acknowledgement (at once for QoS 0). For the session's own publishes (birth,
+        retained topics, answers) a PUBACK's error code is not reported, as with aiomqtt 2's publish;
+        events, whose refusals matter, go through ``send_event``."""
 
     def stream_events(self, acknowledged: Acknowledged) -> None:
-        """Route the acknowledgements of ``send_event`` publishes to ``acknowledged`` (the drain)."""
+        """Route the acknowledgements of ``send_event`` publishes to ``acknowledged`` (the drain). A session
+        may pass it other packet ids too: its answer says whether the id was one of the events."""
 
     def send_event(self, topic: str, payload: bytes) -> int:
         """Publish an event at QoS 1 without waiting; returns its packet id, acknowledged through the
