@@ -60,6 +60,17 @@ def aiomqtt_sessions(settings: MqttSettings, *, client_id: str, will: tuple[str,
     return open_session
 
 
+async def _race(work: asyncio.Future[Any], ending: asyncio.Future[object], timeout: float | None) -> None:
+    """Wait for ``work`` until ``ending`` completes or ``timeout`` passes; ``work`` is then cancelled
+    (and so when we are)."""
+    try:
+        await asyncio.wait((work, ending), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not work.done():
+            work.cancel()
+            await asyncio.gather(work, return_exceptions=True)
+
+
 def _set_once(future: asyncio.Future[object], value: object) -> None:
     if not future.done():
         future.set_result(value)
@@ -91,6 +102,7 @@ class AiomqttSession:
         self.disconnect_reason: DisconnectReason | None = None
         self._client: aiomqtt.Client | None = None
         self._paho: PahoClient | None = None
+        self._closed: asyncio.Future[object] | None = None  # completes when the connection closes
 
     # -- connection ------------------------------------------------------------------------------
 
@@ -118,12 +130,7 @@ class AiomqttSession:
         self._client, self._paho = client, paho
         lost = self._hook_connection(paho)
         entering = asyncio.ensure_future(client.__aenter__())
-        try:
-            await asyncio.wait((entering, lost), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not entering.done():
-                entering.cancel()  # lost before CONNACK, or we were cancelled: the client is dropped
-                await asyncio.gather(entering, return_exceptions=True)
+        await _race(entering, lost, None)  # lost before CONNACK: the client is dropped
         if entering.cancelled():
             raise SessionError(f"connection lost before CONNACK: {lost.result()}")
         failure = entering.exception()
@@ -136,6 +143,7 @@ class AiomqttSession:
         when the connection is lost before the CONNACK (paho may call from aiomqtt's connect thread)."""
         loop = asyncio.get_running_loop()
         lost: asyncio.Future[object] = loop.create_future()
+        closed = self._closed = loop.create_future()  # the same, after the CONNACK
         connack: list[bool] = []  # a refused CONNACK is the attempt's error, not the disconnection after it
         aiomqtt_on_connect = cast(Callable[..., None], paho.on_connect)
         aiomqtt_on_disconnect = cast(Callable[..., None], paho.on_disconnect)
@@ -154,8 +162,7 @@ class AiomqttSession:
 
         def on_disconnect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None) -> None:
             self.disconnect_reason = _reason(reason)
-            if not connack:
-                loop.call_soon_threadsafe(_set_once, lost, reason)
+            loop.call_soon_threadsafe(_set_once, closed if connack else lost, reason)
             aiomqtt_on_disconnect(c, userdata, flags, reason, properties)
 
         paho.on_connect, paho.on_disconnect = on_connect, on_disconnect
@@ -185,13 +192,19 @@ class AiomqttSession:
             options: dict[str, Any] = {"options": SubscribeOptions(qos=qos, retainAsPublished=True)}
         else:
             options = {"qos": qos}
-        try:
-            async with asyncio.timeout(ANSWER_TIMEOUT_SECONDS if timeout is None else timeout):
-                granted = await client.subscribe(topic, **options, timeout=math.inf)
-        except TimeoutError:
-            raise SessionTimeoutError("Operation timed out") from None  # aiomqtt's own wording
-        except aiomqtt.MqttError as exc:
-            raise SessionError(str(exc)) from exc
+        # aiomqtt 2 leaves a subscription waiting when the connection closes (RabbitMQ refuses one that
+        # way): the close ends the wait at once, told apart from a broker that does not answer at all.
+        closed = self._closed or asyncio.get_running_loop().create_future()
+        asking = asyncio.ensure_future(client.subscribe(topic, **options, timeout=math.inf))
+        await _race(asking, closed, ANSWER_TIMEOUT_SECONDS if timeout is None else timeout)
+        if asking.cancelled():
+            if closed.done():
+                raise SessionError(f"the broker closed the connection instead: {closed.result()}")
+            raise SessionTimeoutError("Operation timed out")  # aiomqtt's own wording
+        failure = asking.exception()
+        if failure is not None:
+            raise SessionError(str(failure)) from failure
+        granted = asking.result()
         codes = granted if isinstance(granted, list | tuple) else [granted]
         return [code.value if isinstance(code, ReasonCode) else int(code) for code in codes]
 

@@ -74,6 +74,7 @@ class MemoryBroker:
     ack_delay: float | None = 0.0
     down: set[Server] = field(default_factory=set)  # servers that refuse the connection
     silent: set[Server] = field(default_factory=set)  # servers that never answer a SUBACK
+    hang_up: set[Server] = field(default_factory=set)  # servers that close instead of a SUBACK (RabbitMQ)
     refused_topics: set[str] = field(default_factory=set)  # subscriptions answered with 0x87
     # Returns the reason code text for a publish the broker refuses (MQTT 5 PUBACK), else None.
     refuse: Callable[[str, bytes], str | None] = lambda _topic, _payload: None
@@ -161,6 +162,9 @@ class MemorySession:
             raise SessionTimeoutError("Operation timed out")
         if topic in self._broker.refused_topics:
             return [NOT_AUTHORIZED]
+        if self.server in self._broker.hang_up:
+            self.end(CONNECTION_DROPPED)
+            raise SessionError(f"the broker closed the connection instead: {CONNECTION_DROPPED}")
         self._subscriptions.append(topic)
         for retained_topic, payload in self._broker.retained.items():
             if payload and topic_matches(topic, retained_topic):
