@@ -72,6 +72,9 @@ async def test_a_refused_subscription_blames_the_acl(tmp_path: Path, broker: Mem
         await wait_until(lambda: s.publisher.stats.last_error is not None, 5, "a refusal")
         error = s.publisher.stats.last_error or ""
         await s.submit(*payloads(2))
+        tried = len(broker.attempts)
+        await wait_until(lambda: len(broker.attempts) >= tried + 2, 5, "two more attempts")
+        assert s.outbox.count == 2
     assert "does the broker's ACL grant this station" in error
     assert s.events() == []  # nothing published under a refused ACL: the events stay stored
 
