@@ -89,7 +89,15 @@ def config_for(broker: PrivateBroker, state: Path, **synthetic: Any) -> dict[str
     return base_config(
         broker.port,
         state,
-        mqtt={"host": broker.host, "port": broker.port, "max_inflight": INFLIGHT},
+        # The reconnection delay as the tests have it: the backlog drain is timed from the broker's
+        # return, and the default (up to 30 s) would time the backoff, not the drain.
+        mqtt={
+            "host": broker.host,
+            "port": broker.port,
+            "max_inflight": INFLIGHT,
+            "reconnect_min_seconds": 0.1,
+            "reconnect_max_seconds": 1.0,
+        },
         logging={"level": "WARNING", "format": "json"},
         synthetic={"devices": [{"id": "bench", "resume": False, **synthetic}]},
         web=web_on(),

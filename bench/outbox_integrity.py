@@ -87,8 +87,8 @@ async def open_and_verify(path: Path) -> None:
     await outbox.open()
     opened = time.perf_counter() - started
     print(f"{'Outbox.open() (what holds READY)':<44} {opened:7.3f} s   {outbox.count} events")
-    assert outbox._verifier is not None
-    await outbox._verifier
+    assert outbox.verification is not None
+    await outbox.verification
     verified = time.perf_counter() - started - opened
     print(f"{'background checksum pass after open':<44} {verified:7.3f} s")
     await outbox.close()

@@ -33,6 +33,7 @@ from uuid import UUID
 
 from passerelle.daemon import outbox_sql as sql
 from passerelle.daemon.outbox_batch import Append, Batch
+from passerelle.daemon.outbox_cursor import OutboxReader
 from passerelle.daemon.outbox_damage import DamageRecord
 from passerelle.daemon.outbox_disk import UNSTORED_LIMIT, WriteTrouble
 from passerelle.daemon.outbox_integrity import verify_backlog
@@ -79,9 +80,9 @@ class Outbox:
         self._db: sqlite3.Connection | None = None
         self._batch = Batch()
         self._wakeup = asyncio.Event()
-        self._appended = asyncio.Event()
+        self.rows_added = asyncio.Event()  # set on every append and on a loss row handed over late
         self._writer: asyncio.Task[None] | None = None
-        self._verifier: asyncio.Task[None] | None = None
+        self.verification: asyncio.Task[None] | None = None  # the backlog's checksum pass
         self._deleting: set[int] = set()
         self._trimmed_upto = 0
         self._closing = False
@@ -120,7 +121,7 @@ class Outbox:
         # Row checksums of the backlog are checked after READY, not before: see outbox_integrity.
         read = functools.partial(self._run_select, below=self._next_seq)
         verify = verify_backlog(read, self._set_aside, self._report_damage)
-        self._verifier = asyncio.create_task(verify, name="outbox-verify")
+        self.verification = asyncio.create_task(verify, name="outbox-verify")
 
     def _open_db(self) -> None:
         opened = open_outbox(self.path, self.damage)
@@ -137,8 +138,8 @@ class Outbox:
 
     async def close(self) -> None:
         """Commit what is pending, then close. Safe to call twice."""
-        if self._verifier is not None:
-            self._verifier.cancel()
+        if self.verification is not None:
+            self.verification.cancel()
         if self._writer is not None:
             self._closing = True
             if self._delete_timer is not None:
@@ -180,7 +181,7 @@ class Outbox:
         self._batch.appends.append(item)
         self._recent[row.seq] = row
         self._wakeup.set()
-        self._appended.set()
+        self.rows_added.set()
         return done
 
     async def append(self, event_id: UUID | str, topic: str, payload: bytes) -> int:
@@ -240,14 +241,7 @@ class Outbox:
 
     async def _flush(self) -> None:
         while self._batch.appends or self._batch.deletes or self._batch.trim:
-            batch = self._batch
-            if len(batch.appends) > MAX_GROUP:
-                self._batch = Batch(
-                    appends=batch.appends[MAX_GROUP:], trim=batch.trim, loss_seq=batch.loss_seq
-                )
-                batch.appends = batch.appends[:MAX_GROUP]
-            else:
-                self._batch = Batch()
+            batch, self._batch = self._batch.split(MAX_GROUP)
             started = time.perf_counter()
             try:
                 result = await self._run(functools.partial(self._commit, batch))
@@ -282,7 +276,7 @@ class Outbox:
                 # Numbered before rows the publisher may already have read: hand it over explicitly.
                 self._late.append(result.loss_row)
                 self._recent[result.loss_row.seq] = result.loss_row
-                self._appended.set()
+                self.rows_added.set()
             if self.rows_committed:
                 committed = [a.row for a in batch.appends]
                 self.rows_committed.emit([*committed, result.loss_row] if result.loss_row else committed)
@@ -384,7 +378,7 @@ class Outbox:
         if not damaged:
             return
         for row in damaged:
-            self.delete(row.seq, len(row.payload) + len(row.topic))
+            self.delete(row.seq, row.size)
         loss = damaged_rows(damaged)
         self._add_loss(loss)
         await self._report_damage(f"{loss.reason}: set aside, see bridge/loss")
@@ -393,16 +387,9 @@ class Outbox:
         await self._run(functools.partial(self.damage.add, reason))
         self._trouble_changed()
 
-    async def wait_for_rows(self) -> None:
-        """Returns after the next commit that may have added rows."""
-        await self._appended.wait()
-
-    def clear_new_rows_flag(self) -> None:
-        self._appended.clear()
-
-    def notify_rows(self) -> None:
-        """Wake a ``wait_for_rows`` caller so that it looks again (e.g. to notice its own error)."""
-        self._appended.set()
+    def cursor(self) -> OutboxReader:
+        """The publisher's reader for one broker session: every unsent row, oldest first."""
+        return OutboxReader(self)
 
     async def _run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)

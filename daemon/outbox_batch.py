@@ -15,7 +15,7 @@ class Append:
 
     @property
     def size(self) -> int:
-        return len(self.row.payload) + len(self.row.topic)
+        return self.row.size
 
 
 @dataclass(slots=True)
@@ -24,6 +24,15 @@ class Batch:
     deletes: list[int] = field(default_factory=list)
     trim: bool = False  # drop the oldest rows until within bounds (policy drop_oldest)
     loss_seq: int = 0  # number reserved for the loss event announcing a trim
+
+    def split(self, most: int) -> tuple[Batch, Batch]:
+        """This batch cut to at most ``most`` appends (with every deletion) for one commit, and the
+        appends left for the next; both carry the pending trim and its reserved loss number."""
+        if len(self.appends) <= most:
+            return self, Batch()
+        rest = Batch(appends=self.appends[most:], trim=self.trim, loss_seq=self.loss_seq)
+        self.appends = self.appends[:most]
+        return self, rest
 
     def then(self, later: Batch) -> Batch:
         """This batch (which failed) followed by what arrived since: retried as one, in order."""

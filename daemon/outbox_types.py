@@ -37,6 +37,11 @@ class OutboxRow:
     payload: bytes
     created_at: float
 
+    @property
+    def size(self) -> int:
+        """What the row counts for against ``outbox.max_bytes`` (the one place this is computed)."""
+        return len(self.payload) + len(self.topic)
+
 
 @dataclass(frozen=True, slots=True)
 class DroppedRows:
@@ -60,7 +65,7 @@ def damaged_rows(rows: list[OutboxRow]) -> DroppedRows:
     return DroppedRows(
         last.seq,
         len(rows),
-        sum(len(r.payload) + len(r.topic) for r in rows),
+        sum(r.size for r in rows),
         _event_id_or_none(first.event_id),
         _event_id_or_none(last.event_id),
         reason=f"{len(rows)} stored event(s) damaged on disk (checksum mismatch, numbers {first.seq} "

@@ -173,7 +173,7 @@ class QuarantineStore:
         """Move a row the broker will not take from the outbox to the quarantine."""
         await self._run(functools.partial(move, self._connection(), row, attempts, reason))
         # The outbox's own accounting; its delete also covers a row whose commit was still pending.
-        self.outbox.delete(row.seq, len(row.payload) + len(row.topic))
+        self.outbox.delete(row.seq, row.size)
         self.count += 1
         self.quarantined_total += 1
         self.last_reason = reason

@@ -21,7 +21,7 @@ from passerelle.daemon.family import DoctorCheck
 
 SIMULATOR_ENTRY_POINT_GROUP = "passerelle.simulators"
 
-SimulateCommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+SimulateCommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"  # noqa: SLF001 - argparse has no public name for the type add_subparsers() returns
 """The subcommands of ``passerelle simulate``: one per family, named after it."""
 
 

@@ -151,7 +151,7 @@ class NatsCluster(Engine):
             raise EngineError("nats-server is not installed (apt-get install nats-server)")
         return path
 
-    def _config(self, node: NatsNode) -> Path:
+    def config_path(self, node: NatsNode) -> Path:
         routes = ", ".join(f"nats://{self.host}:{n.route_port}" for n in self.nodes if n is not node)
         store = self.workdir / node.name / "jetstream"
         store.mkdir(parents=True, exist_ok=True)
@@ -178,7 +178,7 @@ mqtt {{
         node = self.nodes[index]
         if node.running:
             return
-        config = self._config(node)
+        config = self.config_path(node)
         log = node.log_path.open("ab")
         node.process = subprocess.Popen(
             [self.binary(), "-c", str(config)], stdin=subprocess.DEVNULL, stdout=log, stderr=log

@@ -40,11 +40,12 @@ async def test_driver_reports_a_counted_swap_with_the_same_atr_as_remove_then_in
     async with run_driver(api=HotplugPcsc()) as running:
         driver = running.driver
         atr = bytes.fromhex(ATRS["vitale2"])
+        apply = driver._apply  # noqa: SLF001 - its state machine fed directly: no public entry takes observations
         items = [
-            *driver._apply(ReaderAdded("Reader X 00 00")),
-            *driver._apply(SlotStatus("Reader X 00 00", STATE_PRESENT, atr, 0)),
-            *driver._apply(SlotStatus("Reader X 00 00", STATE_PRESENT, atr, 0)),  # nothing new
-            *driver._apply(SlotStatus("Reader X 00 00", STATE_PRESENT, atr, 2)),
+            *apply(ReaderAdded("Reader X 00 00")),
+            *apply(SlotStatus("Reader X 00 00", STATE_PRESENT, atr, 0)),
+            *apply(SlotStatus("Reader X 00 00", STATE_PRESENT, atr, 0)),  # nothing new
+            *apply(SlotStatus("Reader X 00 00", STATE_PRESENT, atr, 2)),
         ]
         kinds = [data_of(i).event for i in items if card_event("inserted")(i) or card_event("removed")(i)]
         assert kinds == ["inserted", "removed", "inserted"]

@@ -23,7 +23,7 @@ def paris(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def stamps(*moments: datetime) -> list[str]:
     """``now()`` read at each moment in turn, through one cache, as the daemon reads it."""
     clock = iter(m.timestamp() for m in moments)
-    local = events._LocalOffset(lambda: next(clock))
+    local = events._LocalOffset(lambda: next(clock))  # noqa: SLF001 - the offset cache, with its clock injected
     return [local.now().isoformat() for _ in moments]
 
 
@@ -45,6 +45,6 @@ def test_offset_follows_the_spring_and_autumn_changes() -> None:
 @pytest.mark.usefixtures("paris")
 def test_the_same_instant_and_offset_as_the_system_clock() -> None:
     before = datetime.now(UTC)
-    stamp = events._LocalOffset().now()
+    stamp = events._LocalOffset().now()  # noqa: SLF001 - the cache alone, not the module's instance
     assert stamp.utcoffset() == stamp.astimezone().utcoffset()
     assert before <= stamp <= datetime.now(UTC)

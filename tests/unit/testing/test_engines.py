@@ -68,8 +68,8 @@ def test_elections_after_a_kill_come_from_the_surviving_nodes_logs(tmp_path: Pat
 def test_standalone_nodes_share_nothing_and_keep_one_replica(tmp_path: Path) -> None:
     clustered = NatsCluster(tmp_path / "c", mqtt_options="consumer_replicas: 1")
     standalone = NatsCluster(tmp_path / "s", standalone=True)
-    clustered_config = clustered._config(clustered.nodes[0]).read_text()
-    standalone_config = standalone._config(standalone.nodes[0]).read_text()
+    clustered_config = clustered.config_path(clustered.nodes[0]).read_text()
+    standalone_config = standalone.config_path(standalone.nodes[0]).read_text()
     assert "cluster {" in clustered_config and "stream_replicas: 3" in clustered_config
     assert "consumer_replicas: 1" in clustered_config
     assert "cluster {" not in standalone_config and "stream_replicas: 1" in standalone_config
