@@ -40,30 +40,49 @@ class Ingest:
     refuse_oversized: RefuseOversized
     family_of: dict[str, Family] = field(default_factory=dict)  # by driver name
     _windows: dict[str, asyncio.Semaphore] = field(default_factory=dict, init=False)
+    # Every event pays for these lookups: (driver, schema) -> topic, and the device ids already checked.
+    _topics: dict[tuple[str, str], str] = field(default_factory=dict, init=False)
+    _valid_ids: set[str] = field(default_factory=set, init=False)
 
     def adopt(self, driver: Driver, family: Family) -> None:
         """Accept ``driver``'s events from now on (they go to ``family``'s channels)."""
         self.family_of[driver.name] = family
+        self._windows.setdefault(driver.name, asyncio.Semaphore(INGEST_WINDOW))
+        for key in [key for key in self._topics if key[0] == driver.name]:
+            del self._topics[key]  # a re-adopted driver may belong to another family now
+
+    def _topic(self, driver: str, family: Family, schema: str) -> str:
+        topic = self._topics.get((driver, schema))
+        if topic is None:
+            topic = self._topics[driver, schema] = self.topics.channel(event_leaf(family, schema))
+        return topic
 
     async def accept(self, driver: Driver, item: DriverItem) -> None:
         """The supervisor's sink: returns once the event is handed to the outbox (not yet committed)."""
         if not isinstance(item, DriverEvent):
             self.inventory.update(item.device, item.removed)
             return
-        family = self.family_of[driver.name]
-        if not self.inventory.valid_id(item.device.id):
-            log.error("driver %s emitted an event for an invalid device id; dropped", driver.name)
-            _fail_ack(item, ValueError("invalid device id"))
-            return
+        name = driver.name
+        family = self.family_of[name]
+        device_id = item.device.id
+        if device_id not in self._valid_ids:
+            if not self.inventory.valid_id(device_id):
+                log.error("driver %s emitted an event for an invalid device id; dropped", name)
+                _fail_ack(item, ValueError("invalid device id"))
+                return
+            if len(self._valid_ids) < 4096:  # device ids are few; a driver inventing them is not cached
+                self._valid_ids.add(device_id)
         event_id, payload = envelope_json(self.station, item)
         self.tallies.count_received(family.name)
-        topic = self.topics.channel(event_leaf(family, item.schema))
+        topic = self._topic(name, family, item.schema)
         too_large = self.refuse_oversized(topic, payload)
         if too_large is not None:  # it would block the outbox: the driver is told, nothing is stored
             log.error("driver %s: %s %s", driver.name, item.schema, too_large)
             _fail_ack(item, too_large)
             return
-        window = self._windows.setdefault(driver.name, asyncio.Semaphore(INGEST_WINDOW))
+        window = self._windows.get(name)
+        if window is None:  # a driver the supervisor runs without adopt() (tests of the ingest alone)
+            window = self._windows[name] = asyncio.Semaphore(INGEST_WINDOW)
         try:
             await window.acquire()
         except asyncio.CancelledError:  # stopping: every ack is completed or failed, never left hanging
