@@ -219,9 +219,14 @@ class Publisher:
         ACL that does not match this station shows on every engine (a MQTT 3.1.1 broker may acknowledge
         a refused publish and drop it): stop before publishing anything."""
         topic = self.topics.requests
+        v5 = self.settings.protocol == "5"
         try:
+            # MQTT 3.1.1 stations use a clean session, so a QoS 1 subscription keeps nothing across a
+            # reconnect; on NATS it would be a JetStream consumer whose creation stalls while a lost
+            # node's raft groups elect leaders (4 s, then a refused SUBACK). QoS 0 is a plain NATS
+            # subscription there. Requests are answered or time out at the caller either way.
             granted = await session.subscribe(
-                topic, qos=1, retain_as_published=self.settings.protocol == "5", timeout=opening
+                topic, qos=1 if v5 else 0, retain_as_published=v5, timeout=opening
             )
         except SessionTimeoutError as exc:
             # Not a refusal: a cluster electing its leaders can hold a SUBACK (see docs/fleet.md).
