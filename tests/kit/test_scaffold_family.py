@@ -1,6 +1,7 @@
 """A family written by ``passerelle scaffold family`` passes ruff, ruff format and mypy strict as it
 stands, its unit test passes, and its driver runs under the real daemon: its simulator's reading
-arrives on the declared topic, valid against the schema derived from the declaration.
+arrives on the declared topic, valid against the schema derived from the declaration; on the shared
+loop, it follows its device (a file or a FIFO) as it appears, writes and goes away.
 
 The family is generated outside the repository, under a throw-away top-level package (``--package``),
 and installed like the kit's thermometer: a ``*.dist-info`` with entry_points.txt on ``sys.path``.
@@ -8,6 +9,7 @@ and installed like the kit's thermometer: a ``*.dist-info`` with entry_points.tx
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import os
@@ -21,6 +23,7 @@ import pytest
 
 from passerelle.daemon.broker import PrivateBroker
 from passerelle.daemon.cli import main
+from passerelle.daemon.driver import DeviceChange, DeviceState, DriverEvent, DriverItem
 from passerelle.daemon.entry_points import forget_loaded_plugins
 from passerelle.daemon.family import family_problems, load_families
 from passerelle.daemon.simulator_hooks import load_simulators
@@ -133,3 +136,47 @@ async def test_generated_driver_publishes_its_simulator_reading(
     assert message.topic == f"passerelle/test/{NAME}"
     assert message.json()["schema"] == f"passerelle.{NAME}.reading/1"
     assert message.json()["data"] == {"value": 21.5}
+
+
+async def _next_item(items: AsyncIterator[DriverItem]) -> DriverItem:
+    return await asyncio.wait_for(anext(items), 5)
+
+
+@pytest.mark.parametrize("kind", ["file", "fifo"])
+async def test_generated_driver_follows_its_device_on_the_shared_loop(
+    generated: Generated, tmp_path: Path, kind: str
+) -> None:
+    family = importlib.import_module(f"{PACKAGE}.drivers.{NAME}")
+    driver_module = importlib.import_module(f"{PACKAGE}.drivers.{NAME}.driver")
+    path = tmp_path / "device"
+    driver = driver_module.HygrometerDriver(family.HygrometerDevice(id="room", path=path), 0.05)
+    await driver.start()
+    items = driver.events()
+    try:
+        absent = await _next_item(items)
+        assert isinstance(absent, DeviceChange)
+        assert absent.device.state == DeviceState.OFFLINE
+        assert absent.device.problem == "No such file or directory"
+        if kind == "fifo":
+            os.mkfifo(path)
+        else:
+            path.write_text("19.0\n")  # before the device was opened: history, not news
+        online = await _next_item(items)
+        assert isinstance(online, DeviceChange)
+        assert online.device.state == DeviceState.ONLINE
+        with path.open("a") as device:  # a FIFO's writer: opens at once, the driver reads it
+            device.write("21.5\nwarm\n22")
+            device.flush()
+            reading = await _next_item(items)
+            assert isinstance(reading, DriverEvent)
+            assert reading.data.model_dump() == {"value": 21.5}
+        path.unlink()  # unplugged: the unfinished line is drained, then the device is offline
+        drained = await _next_item(items)
+        assert isinstance(drained, DriverEvent)
+        assert drained.data.model_dump() == {"value": 22.0}
+        gone = await _next_item(items)
+        assert isinstance(gone, DeviceChange)
+        assert gone.device.state == DeviceState.OFFLINE
+    finally:
+        await items.aclose()
+        await driver.stop()
