@@ -180,3 +180,15 @@ async def test_generated_driver_follows_its_device_on_the_shared_loop(
     finally:
         await items.aclose()
         await driver.stop()
+
+
+async def test_generated_simulator_hooks_simulate_and_demo(generated: Generated, tmp_path: Path) -> None:
+    path = tmp_path / "readings.txt"
+    await asyncio.to_thread(main, ["simulate", NAME, str(path), "--count", "2", "--interval", "0"])
+    assert len(path.read_text().splitlines()) == 2
+    simulators, _ = load_simulators()
+    async with simulators[NAME].demo(tmp_path / "demo") as section:
+        assert section is not None
+        [device] = section["devices"]
+        assert device["id"] == f"demo-{NAME}"
+        assert await asyncio.to_thread(Path(device["path"]).exists)
