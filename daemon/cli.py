@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from passerelle.daemon import __version__, station_init
+from passerelle.daemon import scaffold as scaffold_module
 from passerelle.daemon.config import EX_CONFIG, ConfigError, check_config, file_problems, load_config
 from passerelle.daemon.family import CliCommands, load_families
 from passerelle.daemon.logs import setup_logging
@@ -247,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("--limit", type=int, default=100, help="list at most this many")
     _config_arg(outbox)
     outbox.set_defaults(handler=cmd_outbox)
+
+    scaffold = commands.add_parser("scaffold", help="write a new device family's files")
+    scaffold_module.add_arguments(scaffold)
 
     simulate = commands.add_parser("simulate", help="run a device simulator")
     simulate_commands = simulate.add_subparsers(dest="simulate_command", metavar="FAMILY", required=True)
