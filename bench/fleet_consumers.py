@@ -155,7 +155,9 @@ async def nats_group(
                     filter_subject=MQTT_EVENTS_SUBJECT,
                     deliver_policy=DeliverPolicy.ALL,
                     ack_policy=AckPolicy.EXPLICIT,
-                    ack_wait=30,  # a worker that dies with a batch: its events go to another one after this
+                    # A batch whose acks were lost (the worker died, or the consumer's own leader did) goes out
+                    # again after this: duplicates, which billing drops by event id, rather than a long silence.
+                    ack_wait=5,
                     max_ack_pending=20_000,  # 20 stations' worth of a node outage, in flight to the workers
                 ),
             )
@@ -167,7 +169,8 @@ async def nats_group(
             ready.set()
             while True:
                 try:
-                    messages = await subscription.fetch(200, timeout=1)
+                    # A short wait: fetch holds a partial batch until its timeout, which is then the latency.
+                    messages = await subscription.fetch(200, timeout=0.2)
                 except (FetchTimeoutError, TimeoutError, nats.errors.Error):
                     continue  # nothing new, an election, or the site's node down: fetch again
                 for message in messages:
