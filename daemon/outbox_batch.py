@@ -26,12 +26,23 @@ class Batch:
     loss_seq: int = 0  # number reserved for the loss event announcing a trim
 
     def split(self, most: int) -> tuple[Batch, Batch]:
-        """This batch cut to at most ``most`` appends (with every deletion) for one commit, and the
-        appends left for the next; both carry the pending trim and its reserved loss number."""
+        """This batch cut to at most ``most`` appends for one commit, and the appends left for the next;
+        both carry the pending trim and its reserved loss number. A row can be published, and
+        acknowledged, before its own commit: its deletion goes with its insertion (the same transaction
+        inserts, copies to the journal, then deletes), never ahead of it, where it would delete nothing
+        and leave the row to be published again after the next reconnection."""
         if len(self.appends) <= most:
             return self, Batch()
-        rest = Batch(appends=self.appends[most:], trim=self.trim, loss_seq=self.loss_seq)
+        later = self.appends[most:]
+        later_seqs = {append.row.seq for append in later}
+        rest = Batch(
+            appends=later,
+            deletes=[seq for seq in self.deletes if seq in later_seqs],
+            trim=self.trim,
+            loss_seq=self.loss_seq,
+        )
         self.appends = self.appends[:most]
+        self.deletes = [seq for seq in self.deletes if seq not in later_seqs]
         return self, rest
 
     def then(self, later: Batch) -> Batch:
