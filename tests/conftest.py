@@ -26,6 +26,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _private_pcscd_first(request: pytest.FixtureRequest) -> None:
+    """libpcsclite binds to a pcscd once per process, at its first call. A system test that reaches PC/SC
+    in-process before any card test (a `doctor` request, the console's doctor, the card family under a
+    daemon) would bind this worker to the system's pcscd, and every card test after it on the same
+    worker would then wait for slots it cannot see. So the private pcscd starts before the first system
+    test of each worker (once: it is session-scoped); the unit tier never needs it."""
+    if request.node.get_closest_marker("system") is not None:
+        request.getfixturevalue("pcscd")
+
+
+@pytest.fixture(autouse=True)
 def _no_daemon_left_behind() -> Iterator[None]:
     """A test that fails half-way must not leave a daemon process running."""
     yield
