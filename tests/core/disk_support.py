@@ -24,8 +24,7 @@ from passerelle.daemon.driver import (
     DriverItem,
     RequestHandler,
 )
-from passerelle.daemon.family import EventDeclaration, Family, FamilySection, load_families
-from tests.core.family_support import PlainFamily
+from passerelle.daemon.family import EventDeclaration, Family, FamilyBase, FamilySection, load_families
 
 SCHEMA = "test.desk/1"
 
@@ -135,7 +134,7 @@ class DeskDriver:
         return {}
 
 
-class DeskFamily(PlainFamily):
+class DeskFamily(FamilyBase):
     name = "desk"
     section_model = FamilySection
     events = (EventDeclaration(SCHEMA, Visit, "visit", "a test visit"),)

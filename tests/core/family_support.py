@@ -1,11 +1,11 @@
-"""What a test family or driver does not need: no commands, no doctor checks, no requests."""
+"""What a test driver does not need: nothing to start or stop, no requests. (A test family subclasses
+the core's FamilyBase, which has the same defaults for families.)"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 from passerelle.daemon.driver import DeviceInfo, RequestHandler
-from passerelle.daemon.family import CliCommands, DoctorCheck, FamilySection
 
 
 class PlainDriver:
@@ -22,11 +22,3 @@ class PlainDriver:
 
     def request_handlers(self) -> Mapping[str, RequestHandler]:
         return {}
-
-
-class PlainFamily:
-    def add_cli_commands(self, commands: CliCommands) -> None:
-        return None
-
-    def doctor(self, section: FamilySection | None) -> Sequence[DoctorCheck]:
-        return []

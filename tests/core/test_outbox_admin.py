@@ -26,9 +26,9 @@ from passerelle.daemon.driver import (
     DriverEvent,
     DriverItem,
 )
-from passerelle.daemon.family import EventDeclaration, Family, FamilySection, load_families
+from passerelle.daemon.family import EventDeclaration, Family, FamilyBase, FamilySection, load_families
 from passerelle.testing.support import collect, inprocess_daemon, to_toml, wait_until
-from tests.core.family_support import PlainDriver, PlainFamily
+from tests.core.family_support import PlainDriver
 from tests.core.quarantine_support import (
     BASE,
     acl_broker,
@@ -80,7 +80,7 @@ class SizedDriver(PlainDriver):
         await asyncio.Event().wait()
 
 
-class SizedFamily(PlainFamily):
+class SizedFamily(FamilyBase):
     name = "sized"
     section_model = SizedSection
     events = (EventDeclaration("test.blob/1", Blob, "blob", "a test blob"),)

@@ -19,9 +19,9 @@ from passerelle.daemon.driver import (
     DriverEvent,
     DriverItem,
 )
-from passerelle.daemon.family import EventDeclaration, Family, FamilySection, load_families
+from passerelle.daemon.family import EventDeclaration, Family, FamilyBase, FamilySection, load_families
 from passerelle.testing.support import DaemonProcess, base_config, collect, inprocess_daemon, wait_until
-from tests.core.family_support import PlainDriver, PlainFamily
+from tests.core.family_support import PlainDriver
 
 
 class Tick(BaseModel):
@@ -64,7 +64,7 @@ class FlakyDriver(PlainDriver):
             yield DriverEvent(device=self.device, schema="test.tick/1", data=Tick(n=-1))
 
 
-class FlakyFamily(PlainFamily):
+class FlakyFamily(FamilyBase):
     name = "flaky"
     section_model = FlakySection
     events = (EventDeclaration("test.tick/1", Tick, "tick", "a test tick"),)
