@@ -94,6 +94,9 @@ class PrivateBroker:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            # Its own process group: a Ctrl-C in the demo's terminal reaches the demo, which stops the
+            # daemon (goodbye published) and only then this broker, rather than killing it mid-goodbye.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
