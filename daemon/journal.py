@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -88,15 +89,21 @@ class Journal:
         self.count -= deleted
         self.pruned_total += deleted
 
-    # -- the readers' side (one connection per replay, used from one thread at a time) ------------
+    # -- the readers' side (one connection per replay, its calls serialized by a lock) -------------
 
     def reader(self) -> JournalReader:
         return JournalReader(self.path)
 
 
 class JournalReader:
+    """Called through ``asyncio.to_thread``: each call may run on another thread, and a cancelled replay
+    closes the reader while its last read still runs in its thread (cancelling the await does not stop
+    the thread). Closing a connection under a running query crashed the process (a segfault in
+    ``after``, seen in a full test run), hence one lock around every use of the connection."""
+
     def __init__(self, path: Path) -> None:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
 
     def position(self, event_id: str) -> int | None:
         """The journal position of ``event_id``, or None when it is not (or no longer) there.
@@ -104,27 +111,31 @@ class JournalReader:
         Searched from the newest row back, without an index (which every commit would have to
         maintain): a client resumes from a recent event, found after a short walk; the whole journal
         is walked only for an id that is not there (docs/web.md gives the times)."""
-        row = self._db.execute(
-            "SELECT seq FROM journal WHERE event_id = ? ORDER BY seq DESC LIMIT 1", (event_id,)
-        ).fetchone()
+        with self._lock:
+            row = self._db.execute(
+                "SELECT seq FROM journal WHERE event_id = ? ORDER BY seq DESC LIMIT 1", (event_id,)
+            ).fetchone()
         return int(row[0]) if row else None
 
     def after(self, seq: int, limit: int) -> list[OutboxRow]:
-        cursor = self._db.execute(
-            "SELECT seq, event_id, topic, payload, created_at FROM journal WHERE seq > ? "
-            "ORDER BY seq LIMIT ?",
-            (seq, limit),
-        )
-        return [OutboxRow(s, eid, topic, bytes(body), created) for s, eid, topic, body, created in cursor]
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, event_id, topic, payload, created_at FROM journal WHERE seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (seq, limit),
+            ).fetchall()
+        return [OutboxRow(s, eid, topic, bytes(body), created) for s, eid, topic, body, created in rows]
 
     def latest_on(self, topic: str, limit: int) -> list[bytes]:
         """Payloads of the last ``limit`` events on ``topic``, oldest first."""
-        cursor = self._db.execute(
-            "SELECT payload FROM "
-            "(SELECT seq, payload FROM journal WHERE topic = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
-            (topic, limit),
-        )
-        return [bytes(body) for (body,) in cursor]
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT payload FROM "
+                "(SELECT seq, payload FROM journal WHERE topic = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+                (topic, limit),
+            ).fetchall()
+        return [bytes(body) for (body,) in rows]
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:  # waits for a read still running in another thread
+            self._db.close()
